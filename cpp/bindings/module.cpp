@@ -1,0 +1,12 @@
+// smpfast._core: the compiled extension. Only creates the module and registers families.
+#include <pybind11/pybind11.h>
+
+#include "register.hpp"
+
+PYBIND11_MODULE(_core, m, pybind11::mod_gil_not_used()) {
+    m.doc() = "smpfast compiled core (SMP kernels with run-time SIMD dispatch)";
+    smpfast::register_smp(m);
+#ifdef SMPFAST_VERSION
+    m.attr("__version__") = SMPFAST_VERSION;
+#endif
+}

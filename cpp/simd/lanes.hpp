@@ -1,0 +1,407 @@
+// smpfast: the vector SMP kernel, one signal per SIMD lane (no Python).
+//
+// A block is W = U * N signals of element type E (N elements per vector, U vectors).
+// For every sample t the block reads one "row" of W values (contiguous in memory: in
+// place when the batch axis has unit stride, else from a packed tile) and advances the
+// state machine of smp/scalar.hpp in every lane, with the same arithmetic in the same
+// order, so peak decisions are bit-identical to the scalar path. Magnitudes are summed
+// in double. Written once with GCC/Clang vector extensions, compiled once per ISA target
+// (simd/target.cpp).
+//
+// Differences from the scalar path, both within the documented parity:
+// - run mode without a height threshold sums |d| sample by sample (equal to the sum of
+//   |run sums| up to rounding, since a run's samples share one sign);
+// - non-finite samples are detected by a running sum of the noise-floor scale; a lane
+//   whose sum is not finite (NaN/Inf input, or overflow) is measured again by the scalar
+//   path, which decides.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "../smp/plan.hpp"
+#include "../smp/scalar.hpp"
+
+#if !defined(SMPFAST_NS) || !defined(SMPFAST_VBYTES) || !defined(SMPFAST_UNROLL)
+#error "define SMPFAST_NS, SMPFAST_VBYTES and SMPFAST_UNROLL before including simd/lanes.hpp"
+#endif
+
+namespace smpfast {
+namespace SMPFAST_NS {
+
+constexpr int VB = SMPFAST_VBYTES;
+constexpr int U = SMPFAST_UNROLL;            // vectors per block
+constexpr int ND = VB / 8;                   // doubles per vector
+constexpr std::int64_t kTileRows = 256;      // rows per packed tile
+constexpr std::int64_t kMaxRowsPerCall = std::int64_t{1} << 30;  // int32 lane counters
+#ifndef SMPFAST_PREFETCH_ROWS
+#define SMPFAST_PREFETCH_ROWS 24
+#endif
+constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
+#ifndef SMPFAST_GROUP_BYTES
+#define SMPFAST_GROUP_BYTES 1024
+#endif
+#ifndef SMPFAST_GROUP_ROWS
+#define SMPFAST_GROUP_ROWS 16
+#endif
+constexpr int kGroup = SMPFAST_GROUP_BYTES / (U * VB) > 0 ? SMPFAST_GROUP_BYTES / (U * VB) : 1;
+constexpr std::int64_t kGroupRows = SMPFAST_GROUP_ROWS;
+
+typedef double vd __attribute__((vector_size(VB)));
+typedef long long vdm __attribute__((vector_size(VB)));
+typedef float vfh __attribute__((vector_size(VB / 2)));
+typedef int vih __attribute__((vector_size(VB / 2)));
+
+template <class E>
+struct VT;
+template <>
+struct VT<float> {
+    typedef float v __attribute__((vector_size(VB)));
+    typedef int m __attribute__((vector_size(VB)));
+    static constexpr int n = VB / 4;
+};
+template <>
+struct VT<double> {
+    typedef double v __attribute__((vector_size(VB)));
+    typedef long long m __attribute__((vector_size(VB)));
+    static constexpr int n = VB / 8;
+};
+
+template <class V>
+inline V load_v(const char* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline VT<float>::v vabs(VT<float>::v v) { return (VT<float>::v)((VT<float>::m)v & 0x7fffffff); }
+inline vd vabs(vd v) { return (vd)((vdm)v & 0x7fffffffffffffffLL); }
+
+// Widen half R_ of an E vector to double lanes (E = double: the vector itself).
+template <int R_, std::size_t... I>
+inline vfh half_of(VT<float>::v x, std::index_sequence<I...>) {
+    return __builtin_shufflevector(x, x, (R_ * (VB / 8) + static_cast<int>(I))...);
+}
+template <int R_, std::size_t... I>
+inline vih half_of(VT<float>::m x, std::index_sequence<I...>) {
+    return __builtin_shufflevector(x, x, (R_ * (VB / 8) + static_cast<int>(I))...);
+}
+template <int R_>
+inline vd widen(vd x) { return x; }
+template <int R_>
+inline vd widen(VT<float>::v x) {
+    return __builtin_convertvector(half_of<R_>(x, std::make_index_sequence<VB / 8>{}), vd);
+}
+template <int R_>
+inline vdm widen_mask(vdm m) { return m; }
+template <int R_>
+inline vdm widen_mask(VT<float>::m m) {
+    return __builtin_convertvector(half_of<R_>(m, std::make_index_sequence<VB / 8>{}), vdm);
+}
+
+// acc[0..R) += x widened (static loop over the halves).
+template <int R_, class V>
+inline void add_wide(vd* acc, V x) {
+    if constexpr (R_ > 0) {
+        add_wide<R_ - 1>(acc, x);
+        acc[R_ - 1] += widen<R_ - 1>(x);
+    }
+}
+
+// The smallest E >= h (so that E compare p >= h_e is exactly double(p) >= h).
+template <class E>
+inline E ceil_to(double h) {
+    E e = static_cast<E>(h);
+    if (static_cast<double>(e) < h) e = __builtin_nextafterf(static_cast<float>(e), __builtin_inff());
+    return e;
+}
+template <>
+inline double ceil_to<double>(double h) { return h; }
+
+// Run mode with a height: in double lanes, close runs that end and extend the others.
+template <int R_, class V, class Mk>
+inline void run_close(vd* acc, vd* s, vdm* cntw, V dz, Mk same, vd vhd) {
+    if constexpr (R_ > 0) {
+        run_close<R_ - 1>(acc, s, cntw, dz, same, vhd);
+        constexpr int r = R_ - 1;
+        const vd dzr = widen<r>(dz);
+        const vdm samer = widen_mask<r>(same);
+        const vd as = vabs(s[r]);
+        const vdm close = ~samer & (s[r] != vd{}) & (as >= vhd);
+        acc[r] += close ? as : vd{};
+        cntw[r] -= close;
+        s[r] = samer ? s[r] + dzr : dzr;
+    }
+}
+
+template <class E>
+struct Block {
+    typedef typename VT<E>::v V;
+    typedef typename VT<E>::m Mk;
+    static constexpr int NE = VT<E>::n;
+    static constexpr int R = static_cast<int>(sizeof(double) / sizeof(E));
+    static constexpr int W = U * NE;
+
+    struct State {
+        V y1[U], y2[U], a1[U], a2[U], p[U], pz[U], ss[U];
+        Mk rising[U], cnt[U];
+        vd acc[U][R], s[U][R];
+        vdm cntw[U][R];
+        std::int64_t unflushed = 0;  // rows counted in the narrow counters
+        long long count[W];
+    };
+
+    static void init(State& S, const char* row0, const char* row1) {
+        for (int u = 0; u < U; ++u) {
+            const V a = load_v<V>(row0 + u * VB);
+            const V b = load_v<V>(row1 + u * VB);
+            S.y2[u] = a;
+            S.y1[u] = b;
+            S.a2[u] = vabs(a);
+            S.a1[u] = vabs(b);
+            S.p[u] = V{} + static_cast<E>(__builtin_inf());
+            S.pz[u] = V{};
+            S.ss[u] = V{};
+            S.rising[u] = Mk{};
+            S.cnt[u] = Mk{};
+            for (int r = 0; r < R; ++r) {
+                S.acc[u][r] = vd{};
+                S.s[u][r] = vd{};
+                S.cntw[u][r] = vdm{};
+            }
+        }
+        for (int j = 0; j < W; ++j) S.count[j] = 0;
+        S.unflushed = 0;
+    }
+
+    // Move the narrow lane counters into the 64-bit ones.
+    static void flush(State& S) {
+        Mk c[U];
+        vdm cw[U][R];
+        for (int u = 0; u < U; ++u) {
+            c[u] = S.cnt[u];
+            S.cnt[u] = Mk{};
+            for (int r = 0; r < R; ++r) {
+                cw[u][r] = S.cntw[u][r];
+                S.cntw[u][r] = vdm{};
+            }
+        }
+        decltype(+c[0][0]) cl[W];
+        long long cwl[W];
+        std::memcpy(cl, c, sizeof cl);
+        std::memcpy(cwl, cw, sizeof cwl);
+        for (int j = 0; j < W; ++j) S.count[j] += static_cast<long long>(cl[j]) + cwl[j];
+        S.unflushed = 0;
+    }
+
+    // Advance over `nrows` rows starting at `row`, `stride` bytes apart; prefetch the
+    // row `ahead` bytes further (0: no prefetch). nrows <= kMaxRowsPerCall.
+    template <Mode M, bool H>
+    static void rows(State& S, const char* row, std::int64_t stride, std::int64_t nrows,
+                     double height, double tol, std::int64_t ahead) {
+        if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
+        S.unflushed += nrows;
+        V y1[U], y2[U], a1[U], a2[U], p[U], pz[U], ss[U];
+        Mk rising[U], cnt[U];
+        vd acc[U][R], s[U][R];
+        vdm cntw[U][R];
+        for (int u = 0; u < U; ++u) {
+            y1[u] = S.y1[u]; y2[u] = S.y2[u]; a1[u] = S.a1[u]; a2[u] = S.a2[u];
+            p[u] = S.p[u]; pz[u] = S.pz[u]; ss[u] = S.ss[u];
+            rising[u] = S.rising[u]; cnt[u] = S.cnt[u];
+            for (int r = 0; r < R; ++r) {
+                acc[u][r] = S.acc[u][r]; s[u][r] = S.s[u][r]; cntw[u][r] = S.cntw[u][r];
+            }
+        }
+        const V zero = V{};
+        const V vtol = zero + static_cast<E>(tol);
+        const V vh = zero + ceil_to<E>(height);
+        const vd vhd = vd{} + height;
+        for (std::int64_t t = 0; t < nrows; ++t, row += stride) {
+            if (ahead != 0)
+                for (int u = 0; u < U; u += 64 / VB > 0 ? 64 / VB : 1)
+                    __builtin_prefetch(row + ahead + u * VB);
+            for (int u = 0; u < U; ++u) {
+                const V y = load_v<V>(row + u * VB);
+                const V ay = vabs(y);
+                const V d = (y - (y1[u] + y1[u])) + y2[u];
+                const V scale = (a2[u] + (a1[u] + a1[u])) + ay;
+                ss[u] += scale;
+                const V ad = vabs(d);
+                const Mk under = ad < vtol * scale;
+                if (M == Mode::local) {
+                    const V a = under ? zero : ad;
+                    const Mk gt = a > p[u];
+                    const Mk lt = a < p[u];
+                    Mk peak = lt & rising[u];
+                    if (H) peak &= (p[u] >= vh);
+                    const V got = peak ? p[u] : zero;
+                    add_wide<R>(acc[u], got);
+                    cnt[u] -= peak;
+                    rising[u] = (rising[u] | gt) & ~lt;
+                    p[u] = a;
+                } else {
+                    const V dz = under ? zero : d;
+                    const Mk same = ((dz > zero) & (pz[u] > zero)) | ((dz < zero) & (pz[u] < zero));
+                    if (!H) {
+                        cnt[u] -= (dz != zero) & ~same;  // a run starts
+                        const V m = under ? zero : ad;
+                        add_wide<R>(acc[u], m);
+                    } else {
+                        run_close<R>(acc[u], s[u], cntw[u], dz, same, vhd);
+                    }
+                    pz[u] = dz;
+                }
+                y2[u] = y1[u];
+                y1[u] = y;
+                a2[u] = a1[u];
+                a1[u] = ay;
+            }
+        }
+        for (int u = 0; u < U; ++u) {
+            S.y1[u] = y1[u]; S.y2[u] = y2[u]; S.a1[u] = a1[u]; S.a2[u] = a2[u];
+            S.p[u] = p[u]; S.pz[u] = pz[u]; S.ss[u] = ss[u]; S.rising[u] = rising[u];
+            S.cnt[u] = cnt[u];
+            for (int r = 0; r < R; ++r) {
+                S.acc[u][r] = acc[u][r]; S.s[u][r] = s[u][r]; S.cntw[u][r] = cntw[u][r];
+            }
+        }
+    }
+
+    // Write the first `valid` lanes; re-measure lanes that saw a non-finite scale.
+    template <Mode M, bool H>
+    static void finish(State& S, const Plan& P, const char* lane0, int valid, double* smp,
+                       std::int64_t* count) {
+        flush(S);
+        double acc[W], s[W];
+        E ss[W];
+        std::memcpy(acc, S.acc, sizeof acc);
+        std::memcpy(s, S.s, sizeof s);
+        std::memcpy(ss, S.ss, sizeof ss);
+        for (int j = 0; j < valid; ++j) {
+            double v = acc[j];
+            std::int64_t c = S.count[j];
+            if (M == Mode::run && H && s[j] != 0.0 && abs_d(s[j]) >= P.height) {
+                v += abs_d(s[j]);
+                ++c;
+            }
+            if (!finite_e(ss[j])) {
+                SumSink sink;
+                const bool ok = scalar_signal<E, M>(lane0 + j * P.lane_stride, P.length,
+                                                    P.path_stride, P.height, P.tol, P.omit, sink);
+                v = ok ? sink.smp : __builtin_nan("");
+                c = ok ? sink.count : 0;
+            }
+            smp[j * P.lane_out_stride] = v;
+            count[j * P.lane_out_stride] = c;
+        }
+    }
+
+    template <Mode M, bool H>
+    static void measure(const Plan& P, const char* lane0, int valid, double* smp,
+                        std::int64_t* count, void* scratch) {
+        State S;
+        const std::int64_t T = P.length;
+        const std::int64_t ps = P.path_stride;
+        if (P.lanes_contiguous && valid == W) {
+            init(S, lane0, lane0 + ps);
+            for (std::int64_t t = 2; t < T; t += kMaxRowsPerCall) {
+                const std::int64_t nr = T - t < kMaxRowsPerCall ? T - t : kMaxRowsPerCall;
+                rows<M, H>(S, lane0 + t * ps, ps, nr, P.height, P.tol, kPrefetchRows * ps);
+            }
+        } else {
+            // Pack tiles of kTileRows x W samples (missing lanes are zeros), run in place.
+            E* tile = static_cast<E*>(scratch);
+            const std::int64_t row_bytes = W * static_cast<std::int64_t>(sizeof(E));
+            const bool signal_major = (ps < 0 ? -ps : ps) <= P.lane_stride;
+            for (std::int64_t t0 = 0; t0 < T; t0 += kTileRows) {
+                const std::int64_t nr = (T - t0 < kTileRows) ? (T - t0) : kTileRows;
+                const char* src0 = lane0 + t0 * ps;
+                if (signal_major) {
+                    for (int j = 0; j < valid; ++j) {
+                        const char* src = src0 + j * P.lane_stride;
+                        for (std::int64_t t = 0; t < nr; ++t, src += ps)
+                            std::memcpy(tile + t * W + j, src, sizeof(E));
+                    }
+                } else {
+                    for (std::int64_t t = 0; t < nr; ++t) {
+                        const char* src = src0 + t * ps;
+                        for (int j = 0; j < valid; ++j)
+                            std::memcpy(tile + t * W + j, src + j * P.lane_stride, sizeof(E));
+                    }
+                }
+                if (valid < W)
+                    for (std::int64_t t = 0; t < nr; ++t)
+                        for (int j = valid; j < W; ++j) tile[t * W + j] = E(0);
+                const char* r0 = reinterpret_cast<const char*>(tile);
+                if (t0 == 0) {
+                    init(S, r0, r0 + row_bytes);
+                    rows<M, H>(S, r0 + 2 * row_bytes, row_bytes, nr - 2, P.height, P.tol, 0);
+                } else {
+                    rows<M, H>(S, r0, row_bytes, nr, P.height, P.tol, 0);
+                }
+            }
+        }
+        finish<M, H>(S, P, lane0, valid, smp, count);
+    }
+
+    // G neighbouring full blocks read in place, rows in chunks of kGroupRows: each chunk
+    // reads G * W contiguous samples per row (friendlier to DRAM and the prefetchers than
+    // one block walking all rows), while each block prefetches its next chunk.
+    template <Mode M, bool H>
+    static void measure_group(const Plan& P, const char* lane0, double* smp, std::int64_t* count) {
+        State S[kGroup];
+        const std::int64_t T = P.length;
+        const std::int64_t ps = P.path_stride;
+        const std::int64_t wb = W * static_cast<std::int64_t>(sizeof(E));
+        for (int g = 0; g < kGroup; ++g) init(S[g], lane0 + g * wb, lane0 + g * wb + ps);
+        for (std::int64_t t = 2; t < T; t += kGroupRows) {
+            const std::int64_t nr = T - t < kGroupRows ? T - t : kGroupRows;
+            for (int g = 0; g < kGroup; ++g)
+                rows<M, H>(S[g], lane0 + g * wb + t * ps, ps, nr, P.height, P.tol, kGroupRows * ps);
+        }
+        for (int g = 0; g < kGroup; ++g)
+            finish<M, H>(S[g], P, lane0 + g * wb, W, smp + g * W * P.lane_out_stride,
+                         count + g * W * P.lane_out_stride);
+    }
+
+    template <Mode M, bool H>
+    static void blocks(const Plan& P, std::int64_t b0, std::int64_t b1, void* scratch) {
+        const std::int64_t per_outer = (P.lanes + W - 1) / W;
+        for (std::int64_t b = b0; b < b1; ++b) {
+            std::int64_t o = b / per_outer;
+            const std::int64_t j0 = (b % per_outer) * W;
+            std::int64_t in_off = 0, out_off = P.out_offset;
+            for (int k = P.outer_ndim - 1; k >= 0; --k) {  // unravel, C order
+                const std::int64_t i = o % P.outer_shape[k];
+                o /= P.outer_shape[k];
+                in_off += i * P.outer_stride[k];
+                out_off += i * P.outer_out_stride[k];
+            }
+            out_off += j0 * P.lane_out_stride;
+            const char* lane0 = P.base + in_off + j0 * P.lane_stride;
+            if (P.lanes_contiguous && b + kGroup <= b1 && (b % per_outer) + kGroup <= per_outer &&
+                j0 + kGroup * W <= P.lanes) {
+                measure_group<M, H>(P, lane0, P.out_smp + out_off, P.out_count + out_off);
+                b += kGroup - 1;
+                continue;
+            }
+            const int valid = static_cast<int>((P.lanes - j0 < W) ? (P.lanes - j0) : W);
+            measure<M, H>(P, lane0, valid, P.out_smp + out_off, P.out_count + out_off, scratch);
+        }
+    }
+
+    static void dispatch(const Plan& P, std::int64_t b0, std::int64_t b1, void* scratch) {
+        const bool h = P.height > 0.0;
+        if (P.mode == Mode::local)
+            h ? blocks<Mode::local, true>(P, b0, b1, scratch)
+              : blocks<Mode::local, false>(P, b0, b1, scratch);
+        else
+            h ? blocks<Mode::run, true>(P, b0, b1, scratch)
+              : blocks<Mode::run, false>(P, b0, b1, scratch);
+    }
+};
+
+}  // namespace SMPFAST_NS
+}  // namespace smpfast

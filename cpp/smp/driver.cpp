@@ -1,0 +1,162 @@
+// smpfast: planning, threading and the scalar entry points. Compiled without ISA flags.
+#define SMPFAST_NS common
+#include "driver.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "../simd/dispatch.hpp"
+#include "scalar.hpp"
+
+namespace smpfast {
+
+Plan make_plan(const SmpCall& call) {
+    Plan P;
+    P.base = call.base;
+    P.dtype = call.dtype;
+    P.itemsize = call.dtype == DType::f32 ? 4 : 8;
+    P.length = call.length;
+    P.path_stride = call.path_stride;
+    P.out_smp = call.out_smp;
+    P.out_count = call.out_count;
+    P.mode = call.mode;
+    P.height = call.height;
+    P.tol = call.tol;
+    P.omit = call.omit;
+
+    // Output strides (elements) of a C-contiguous result over the batch shape.
+    std::int64_t out_stride[kMaxDims];
+    std::int64_t acc = 1;
+    for (int k = call.batch_ndim - 1; k >= 0; --k) {
+        out_stride[k] = acc;
+        acc *= call.batch_shape[k];
+    }
+    // Keep axes longer than 1, merging an axis into the next when both the input and
+    // the output step over them as one.
+    int n = 0;
+    std::int64_t shape[kMaxDims], stride[kMaxDims], ostride[kMaxDims];
+    for (int k = 0; k < call.batch_ndim; ++k) {
+        if (call.batch_shape[k] == 1) continue;
+        shape[n] = call.batch_shape[k];
+        stride[n] = call.batch_stride[k];
+        ostride[n] = out_stride[k];
+        ++n;
+    }
+    int m = 0;
+    for (int k = 0; k < n; ++k) {
+        if (m > 0 && stride[m - 1] == shape[k] * stride[k] &&
+            ostride[m - 1] == shape[k] * ostride[k]) {
+            shape[m - 1] *= shape[k];
+            stride[m - 1] = stride[k];
+            ostride[m - 1] = ostride[k];
+        } else {
+            shape[m] = shape[k];
+            stride[m] = stride[k];
+            ostride[m] = ostride[k];
+            ++m;
+        }
+    }
+    // Lane axis: unit stride (either sign) if there is one, the longest such; else the
+    // smallest |stride|.
+    int lane = -1;
+    for (int k = 0; k < m; ++k) {
+        const std::int64_t a = stride[k] < 0 ? -stride[k] : stride[k];
+        if (a != P.itemsize) continue;
+        if (lane < 0 || shape[k] > shape[lane]) lane = k;
+    }
+    if (lane < 0) {
+        for (int k = 0; k < m; ++k) {
+            const std::int64_t a = stride[k] < 0 ? -stride[k] : stride[k];
+            const std::int64_t b = lane < 0 ? 0 : (stride[lane] < 0 ? -stride[lane] : stride[lane]);
+            if (lane < 0 || a < b) lane = k;
+        }
+    }
+    if (lane >= 0) {
+        P.lanes = shape[lane];
+        P.lane_stride = stride[lane];
+        P.lane_out_stride = ostride[lane];
+        if (P.lane_stride < 0) {  // walk the lane axis backwards so its stride is positive
+            P.base += (P.lanes - 1) * P.lane_stride;
+            P.out_offset += (P.lanes - 1) * P.lane_out_stride;
+            P.lane_stride = -P.lane_stride;
+            P.lane_out_stride = -P.lane_out_stride;
+        }
+    }
+    for (int k = 0; k < m; ++k) {
+        if (k == lane) continue;
+        P.outer_shape[P.outer_ndim] = shape[k];
+        P.outer_stride[P.outer_ndim] = stride[k];
+        P.outer_out_stride[P.outer_ndim] = ostride[k];
+        P.outer_count *= shape[k];
+        ++P.outer_ndim;
+    }
+    P.lanes_contiguous = P.lane_stride == P.itemsize;
+    return P;
+}
+
+void smp_batch(const SmpCall& call) {
+    for (int k = 0; k < call.batch_ndim; ++k)
+        if (call.batch_shape[k] == 0) return;
+    const Plan P = make_plan(call);
+    const Target& target = simd::active();
+    const std::int64_t W = P.dtype == DType::f32 ? target.block_lanes_f32 : target.block_lanes_f64;
+    const std::int64_t blocks = P.outer_count * ((P.lanes + W - 1) / W);
+    // At least ~256k samples per thread, so small calls do not pay for thread start-up.
+    const std::int64_t samples = P.outer_count * P.lanes * P.length;
+    std::int64_t threads = std::max<std::int64_t>(1, call.threads);
+    threads = std::min<std::int64_t>(threads, std::max<std::int64_t>(1, samples >> 18));
+    threads = std::min<std::int64_t>(threads, blocks);
+    const std::size_t scratch_doubles = static_cast<std::size_t>(target.scratch_bytes / 8 + 8);
+    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads),
+                                             std::vector<double>(scratch_doubles));
+    auto work = [&](std::int64_t i) {
+        const std::int64_t b0 = blocks * i / threads;
+        const std::int64_t b1 = blocks * (i + 1) / threads;
+        target.run_blocks(P, b0, b1, scratch[static_cast<std::size_t>(i)].data());
+    };
+    if (threads == 1) {
+        work(0);
+        return;
+    }
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads - 1));
+    for (std::int64_t i = 1; i < threads; ++i) pool.emplace_back(work, i);
+    work(0);
+    for (auto& th : pool) th.join();
+}
+
+namespace {
+struct CollectSink {
+    std::vector<std::int64_t>& positions;
+    std::vector<double>& magnitudes;
+    void operator()(std::int64_t at, double magnitude) {
+        positions.push_back(at);
+        magnitudes.push_back(magnitude);
+    }
+};
+
+template <class In>
+bool peaks_typed(const char* first, std::int64_t length, std::int64_t stride, Mode mode,
+                 double height, double tol, bool omit, CollectSink& sink) {
+    if (mode == Mode::local)
+        return common::scalar_signal<In, Mode::local>(first, length, stride, height, tol, omit,
+                                                      sink);
+    return common::scalar_signal<In, Mode::run>(first, length, stride, height, tol, omit, sink);
+}
+}  // namespace
+
+bool find_peaks(const char* first, DType dtype, std::int64_t length, std::int64_t stride,
+                Mode mode, double height, double tol, bool omit,
+                std::vector<std::int64_t>& positions, std::vector<double>& magnitudes) {
+    CollectSink sink{positions, magnitudes};
+    const bool ok = dtype == DType::f32
+                        ? peaks_typed<float>(first, length, stride, mode, height, tol, omit, sink)
+                        : peaks_typed<double>(first, length, stride, mode, height, tol, omit, sink);
+    if (!ok) {
+        positions.clear();
+        magnitudes.clear();
+    }
+    return ok;
+}
+
+}  // namespace smpfast
