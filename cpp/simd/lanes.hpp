@@ -18,10 +18,12 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "../smp/plan.hpp"
 #include "../smp/scalar.hpp"
+#include "avx512_f32.hpp"
 
 #if !defined(SMPFAST_NS) || !defined(SMPFAST_VBYTES) || !defined(SMPFAST_UNROLL)
 #error "define SMPFAST_NS, SMPFAST_VBYTES and SMPFAST_UNROLL before including simd/lanes.hpp"
@@ -40,10 +42,10 @@ constexpr std::int64_t kMaxRowsPerCall = std::int64_t{1} << 30;  // int32 lane c
 #endif
 constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
 #ifndef SMPFAST_GROUP_BYTES
-#define SMPFAST_GROUP_BYTES 1024
+#define SMPFAST_GROUP_BYTES 8192
 #endif
 #ifndef SMPFAST_GROUP_ROWS
-#define SMPFAST_GROUP_ROWS 16
+#define SMPFAST_GROUP_ROWS 4
 #endif
 constexpr int kGroup = SMPFAST_GROUP_BYTES / (U * VB) > 0 ? SMPFAST_GROUP_BYTES / (U * VB) : 1;
 constexpr std::int64_t kGroupRows = SMPFAST_GROUP_ROWS;
@@ -202,6 +204,14 @@ struct Block {
                      double height, double tol, std::int64_t ahead) {
         if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
         S.unflushed += nrows;
+#ifdef SMPFAST_HAVE_AVX512_F32
+        if constexpr (std::is_same_v<E, float> && !(M == Mode::run && H) &&
+                      !(M == Mode::local && H)) {
+            Avx512F32::rows<M, U>(S, row, stride, nrows, static_cast<float>(tol), ahead);
+            (void)height;
+            return;
+        }
+#endif
         V y1[U], y2[U], a1[U], a2[U], p[U], pz[U], ss[U];
         Mk rising[U], cnt[U];
         vd acc[U][R], s[U][R];
@@ -318,14 +328,21 @@ struct Block {
             for (std::int64_t t0 = 0; t0 < T; t0 += kTileRows) {
                 const std::int64_t nr = (T - t0 < kTileRows) ? (T - t0) : kTileRows;
                 const char* src0 = lane0 + t0 * ps;
+                std::int64_t done = 0;  // rows already packed by a vector transpose
+#ifdef SMPFAST_HAVE_AVX512_F32
+                if constexpr (std::is_same_v<E, float>) {
+                    if (valid == W && ps == 4)
+                        done = Avx512F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr);
+                }
+#endif
                 if (signal_major) {
                     for (int j = 0; j < valid; ++j) {
-                        const char* src = src0 + j * P.lane_stride;
-                        for (std::int64_t t = 0; t < nr; ++t, src += ps)
+                        const char* src = src0 + j * P.lane_stride + done * ps;
+                        for (std::int64_t t = done; t < nr; ++t, src += ps)
                             std::memcpy(tile + t * W + j, src, sizeof(E));
                     }
                 } else {
-                    for (std::int64_t t = 0; t < nr; ++t) {
+                    for (std::int64_t t = done; t < nr; ++t) {
                         const char* src = src0 + t * ps;
                         for (int j = 0; j < valid; ++j)
                             std::memcpy(tile + t * W + j, src + j * P.lane_stride, sizeof(E));

@@ -25,6 +25,9 @@ _MODULES = {
     "numpy": "smpfast.reference",
 }
 
+#: What every backend module provides (same names in every backend and in the C++ core).
+KERNELS = ("smp_local", "smp_run", "find_peaks_local", "find_peaks_run", "describe")
+
 _loaded: dict[str, ModuleType] = {}
 _errors: dict[str, str] = {}
 _default: str | None = None
@@ -51,6 +54,10 @@ def load(name: str) -> ModuleType | None:
         module = importlib.import_module(_MODULES[name])
     except Exception as exc:  # an extension can fail in many ways (ImportError, OSError...)
         _errors[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    missing = [f for f in KERNELS if not callable(getattr(module, f, None))]
+    if missing:
+        _errors[name] = f"module {_MODULES[name]} lacks {', '.join(missing)}"
         return None
     _loaded[name] = module
     return module
