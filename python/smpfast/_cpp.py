@@ -11,12 +11,16 @@ from . import _config, _core
 name = "cpp"
 
 
-def smp_local(y: np.ndarray, height: float, tol: float, omit: bool) -> tuple[np.ndarray, np.ndarray]:
+def smp_local(
+    y: np.ndarray, height: float, tol: float, omit: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Local-mode SMP and counts (see ``smpfast.reference.smp_local``)."""
     return _core.smp_local(y, height, tol, omit, _config.get_num_threads())  # type: ignore[no-any-return]
 
 
-def smp_run(y: np.ndarray, height: float, tol: float, omit: bool) -> tuple[np.ndarray, np.ndarray]:
+def smp_run(
+    y: np.ndarray, height: float, tol: float, omit: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Run-mode SMP and counts (see ``smpfast.reference.smp_run``)."""
     return _core.smp_run(y, height, tol, omit, _config.get_num_threads())  # type: ignore[no-any-return]
 

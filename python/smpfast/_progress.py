@@ -65,7 +65,7 @@ class Progress:
     def _draw(self, now: float) -> None:
         frac = self.done / self.total if self.total else 1.0
         width = 30
-        filled = int(round(frac * width))
+        filled = round(frac * width)
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
         if self.unit_scale:

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-
 __all__ = [
     "find_peaks",
     "find_peaks_local",
@@ -109,7 +108,7 @@ def same_sign_runs(
     Returns ``(row, first, last, magnitude)`` of the runs with ``|sum over run| >= height``,
     ordered by row, then position. Sums are accumulated in order along the row.
     """
-    n_rows, n = d.shape
+    n = d.shape[1]
     sign = np.sign(d)
     starts = sign != 0
     starts[:, 1:] &= sign[:, 1:] != sign[:, :-1]
@@ -135,7 +134,7 @@ def _finite_pieces(row: np.ndarray) -> list[np.ndarray]:
     """Split one signal at its non-finite samples."""
     finite = np.isfinite(row)
     edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-    return [row[a:b] for a, b in zip(edges[::2], edges[1::2])]
+    return [row[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _measure_rows(
@@ -177,12 +176,16 @@ def _measure(
     return smp_all.reshape(batch_shape), count_all.reshape(batch_shape)
 
 
-def smp_local(y: np.ndarray, height: float, tol: float, omit: bool) -> tuple[np.ndarray, np.ndarray]:
+def smp_local(
+    y: np.ndarray, height: float, tol: float, omit: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Local-mode SMP and peak count of every signal of ``y`` (path axis last)."""
     return _measure(y, "local", height, tol, omit)
 
 
-def smp_run(y: np.ndarray, height: float, tol: float, omit: bool) -> tuple[np.ndarray, np.ndarray]:
+def smp_run(
+    y: np.ndarray, height: float, tol: float, omit: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Run-mode SMP and peak count of every signal of ``y`` (path axis last)."""
     return _measure(y, "run", height, tol, omit)
 
@@ -196,7 +199,7 @@ def _peaks_of_pieces(
     elif omit:
         finite = np.isfinite(y)
         edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-        offsets_and_pieces = [(a, y[a:b]) for a, b in zip(edges[::2], edges[1::2])]
+        offsets_and_pieces = [(a, y[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
     else:
         offsets_and_pieces = []
     positions: list[np.ndarray] = []
@@ -210,7 +213,10 @@ def _peaks_of_pieces(
         else:
             _, first, last, mag = same_sign_runs(d, height)
             pos = np.array(
-                [a + int(np.argmax(np.abs(d[0, a : b + 1]))) for a, b in zip(first, last)],
+                [
+                    a + int(np.argmax(np.abs(d[0, a : b + 1])))
+                    for a, b in zip(first, last, strict=True)
+                ],
                 dtype=np.int64,
             )
         positions.append(pos.astype(np.int64) + 1 + offset)  # d[i] belongs to sample i + 1
@@ -242,7 +248,9 @@ def describe() -> dict[str, Any]:
 # --------------------------------------------------------------------------- public twins
 def _only_numpy(backend: str | None) -> None:
     if backend not in (None, "numpy"):
-        raise ValueError(f"smpfast.reference always uses the 'numpy' backend; got backend={backend!r}")
+        raise ValueError(
+            f"smpfast.reference always uses the 'numpy' backend; got backend={backend!r}"
+        )
 
 
 def smp(
