@@ -17,8 +17,9 @@ namespace smpfast {
 namespace {
 
 DType dtype_of(const py::array& y, const char* name) {
-    if (y.dtype().is(py::dtype::of<float>())) return DType::f32;
-    if (y.dtype().is(py::dtype::of<double>())) return DType::f64;
+    // equivalent (not identical) dtype objects; non-native byte order is rejected
+    if (py::isinstance<py::array_t<float>>(y)) return DType::f32;
+    if (py::isinstance<py::array_t<double>>(y)) return DType::f64;
     throw py::type_error(std::string(name) + " must have dtype float32 or float64, got " +
                          std::string(py::str(y.dtype())));
 }

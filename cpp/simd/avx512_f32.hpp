@@ -14,6 +14,10 @@ namespace smpfast {
 namespace SMPFAST_NS {
 
 #define SMPFAST_HAVE_AVX512_F32 1
+#ifndef SMPFAST_PACK_AHEAD
+#define SMPFAST_PACK_AHEAD 256
+#endif
+constexpr std::int64_t kPackAhead = SMPFAST_PACK_AHEAD;  // bytes ahead along each signal
 
 struct Avx512F32 {
     template <class T, class V>
@@ -50,16 +54,26 @@ struct Avx512F32 {
     // (sample stride 4 bytes) and `lane_stride` bytes apart into a row-major tile (one
     // row of W samples per t), 16 x 16 transposes at a time; returns the rows packed
     // (a multiple of 16; the caller packs the rest).
+    //
+    // `next` (may be null) walks linearly over memory the caller reads next: 1 KiB of it
+    // is prefetched per transpose (for back-to-back signals this covers the next block).
     template <int UU>
     static inline std::int64_t pack_contiguous(float* tile, const char* src0,
-                                               std::int64_t lane_stride, std::int64_t nrows) {
+                                               std::int64_t lane_stride, std::int64_t nrows,
+                                               const char*& next) {
         std::int64_t t = 0;
         for (; t + 16 <= nrows; t += 16) {
             for (int u = 0; u < UU; ++u) {
                 __m512 r[16];
                 const char* src = src0 + (u * 16) * lane_stride + t * 4;
-                for (int j = 0; j < 16; ++j)
+                if (next != nullptr) {
+                    for (int j = 0; j < 16; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
+                    next += 1024;
+                }
+                for (int j = 0; j < 16; ++j) {
+                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
                     r[j] = _mm512_loadu_ps(reinterpret_cast<const float*>(src + j * lane_stride));
+                }
                 transpose16(r);
                 for (int k = 0; k < 16; ++k) _mm512_storeu_ps(tile + (t + k) * 16 * UU + u * 16, r[k]);
             }

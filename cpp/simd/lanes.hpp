@@ -35,14 +35,14 @@ namespace SMPFAST_NS {
 constexpr int VB = SMPFAST_VBYTES;
 constexpr int U = SMPFAST_UNROLL;            // vectors per block
 constexpr int ND = VB / 8;                   // doubles per vector
-constexpr std::int64_t kTileRows = 256;      // rows per packed tile
+constexpr std::int64_t kTileRows = 128;      // rows per packed tile
 constexpr std::int64_t kMaxRowsPerCall = std::int64_t{1} << 30;  // int32 lane counters
 #ifndef SMPFAST_PREFETCH_ROWS
 #define SMPFAST_PREFETCH_ROWS 24
 #endif
 constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
 #ifndef SMPFAST_GROUP_BYTES
-#define SMPFAST_GROUP_BYTES 8192
+#define SMPFAST_GROUP_BYTES 4096
 #endif
 #ifndef SMPFAST_GROUP_ROWS
 #define SMPFAST_GROUP_ROWS 4
@@ -325,6 +325,11 @@ struct Block {
             E* tile = static_cast<E*>(scratch);
             const std::int64_t row_bytes = W * static_cast<std::int64_t>(sizeof(E));
             const bool signal_major = (ps < 0 ? -ps : ps) <= P.lane_stride;
+            // Signals stored back to back: the next block's samples follow this block's.
+            const char* next_block =
+                (ps == static_cast<std::int64_t>(sizeof(E)) && P.lane_stride == T * ps)
+                    ? lane0 + W * P.lane_stride
+                    : nullptr;
             for (std::int64_t t0 = 0; t0 < T; t0 += kTileRows) {
                 const std::int64_t nr = (T - t0 < kTileRows) ? (T - t0) : kTileRows;
                 const char* src0 = lane0 + t0 * ps;
@@ -332,7 +337,8 @@ struct Block {
 #ifdef SMPFAST_HAVE_AVX512_F32
                 if constexpr (std::is_same_v<E, float>) {
                     if (valid == W && ps == 4)
-                        done = Avx512F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr);
+                        done = Avx512F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr,
+                                                             next_block);
                 }
 #endif
                 if (signal_major) {
@@ -367,8 +373,9 @@ struct Block {
     // reads G * W contiguous samples per row (friendlier to DRAM and the prefetchers than
     // one block walking all rows), while each block prefetches its next chunk.
     template <Mode M, bool H>
-    static void measure_group(const Plan& P, const char* lane0, double* smp, std::int64_t* count) {
-        State S[kGroup];
+    static void measure_group(const Plan& P, const char* lane0, double* smp, std::int64_t* count,
+                              void* scratch) {
+        State S[kGroup]; (void)scratch;
         const std::int64_t T = P.length;
         const std::int64_t ps = P.path_stride;
         const std::int64_t wb = W * static_cast<std::int64_t>(sizeof(E));
@@ -400,7 +407,8 @@ struct Block {
             const char* lane0 = P.base + in_off + j0 * P.lane_stride;
             if (P.lanes_contiguous && b + kGroup <= b1 && (b % per_outer) + kGroup <= per_outer &&
                 j0 + kGroup * W <= P.lanes) {
-                measure_group<M, H>(P, lane0, P.out_smp + out_off, P.out_count + out_off);
+                measure_group<M, H>(P, lane0, P.out_smp + out_off, P.out_count + out_off,
+                                    scratch);
                 b += kGroup - 1;
                 continue;
             }

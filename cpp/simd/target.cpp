@@ -8,7 +8,19 @@
 namespace smpfast {
 namespace SMPFAST_NS {
 
-void run_blocks(const Plan& plan, std::int64_t b0, std::int64_t b1, void* scratch) {
+// Per-thread scratch: a packed tile, or the states of one group of blocks.
+constexpr std::int64_t kScratchBytes = [] {
+    const std::int64_t tile = kTileRows * U * VB;
+    const std::int64_t f = kGroup * static_cast<std::int64_t>(sizeof(Block<float>::State));
+    const std::int64_t d = kGroup * static_cast<std::int64_t>(sizeof(Block<double>::State));
+    const std::int64_t m = tile > f ? tile : f;
+    return m > d ? m : d;
+}();
+
+void run_blocks(const Plan& plan, std::int64_t b0, std::int64_t b1, void* raw) {
+    // align to 64 bytes (the vector members of State need it)
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw);
+    void* scratch = reinterpret_cast<void*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
     if (plan.dtype == DType::f32)
         Block<float>::dispatch(plan, b0, b1, scratch);
     else
@@ -20,7 +32,7 @@ Target target() {
     t.name = SMPFAST_TARGET_NAME;
     t.block_lanes_f32 = Block<float>::W;
     t.block_lanes_f64 = Block<double>::W;
-    t.scratch_bytes = kTileRows * U * VB;
+    t.scratch_bytes = kScratchBytes + 64;
     t.run_blocks = &run_blocks;
     return t;
 }

@@ -93,9 +93,10 @@ def warn_if_extension_missing() -> None:
     global _warned_fallback
     if load("cpp") is None and not _warned_fallback:
         _warned_fallback = True
+        fallback = "numba" if load("numba") is not None else "numpy"
         warnings.warn(
             f"smpfast's compiled extension is not available ({_errors.get('cpp')}); "
-            "falling back to the Numba backend (see smpfast.show_config())",
+            f"falling back to the {fallback!r} backend (see smpfast.show_config())",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -44,7 +44,7 @@ def signal_array(x: Any, name: str = "x") -> np.ndarray:
                 "loss; convert it explicitly with x.astype(np.float64)"
             )
         if not arr.dtype.isnative:
-            return arr.astype(arr.dtype.newbyteorder("="))
+            return arr.astype(np.dtype(arr.dtype.type))  # the canonical native dtype
         return arr
     if kind == "c":
         raise TypeError(

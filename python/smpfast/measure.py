@@ -180,9 +180,10 @@ def peak_count(
     Examples
     --------
     >>> import numpy as np, smpfast
-    >>> y = np.abs(np.sin(np.linspace(0.0, 10.0, 500)))   # kinks at pi, 2 pi, 3 pi
+    >>> t = np.linspace(0.0, 6.0, 61)
+    >>> y = np.abs(t % 2.0 - 1.0)          # triangle wave: kinks at t = 1, 2, 3, 4, 5
     >>> int(smpfast.peak_count(y, mode="run", height=1e-3))
-    3
+    5
     """
     return smp_and_count(
         x, axis, mode=mode, height=height, tol=tol, nan_policy=nan_policy, backend=backend

@@ -1,0 +1,692 @@
+#!/usr/bin/env python
+"""Throughput of every smpfast backend against its peers and the machine's read bandwidth.
+
+One run prints, for each case, a table of best-of-N wall times, the throughput in GB/s
+of input read (``x.nbytes / best seconds``) and ratios: to the read bandwidth measured on
+the same array with the same thread count, to the NumPy reference, and to a per-signal
+``scipy.signal.find_peaks`` loop. See bench/README.md for what every column means.
+
+    PYTHONPATH=python python bench/compare.py                 # full sizes, 2 threads
+    PYTHONPATH=python python bench/compare.py --quick         # small arrays (CI smoke)
+    PYTHONPATH=python python bench/compare.py --cases stack --threads 4 --json out.json
+
+Every backend is checked against the reference (SMP within rtol 1e-9, equal counts) on a
+subset before it is timed, and on the whole array after its warm-up call; a mismatch
+aborts the run with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for benchmarks.common
+
+from benchmarks.common import BACKENDS, backend_problem, signals
+
+import smpfast
+from smpfast import _backends, _validate
+from smpfast.reference import floored_second_difference
+
+try:
+    import scipy
+    import scipy.signal
+except ImportError:  # pragma: no cover - scipy is in the bench extra
+    scipy = None
+
+try:
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+#: A peer loop whose (estimated) full run exceeds this many seconds is extrapolated.
+SCIPY_FULL_LIMIT = 20.0
+#: Time budget of one row's repeats, in seconds (fewer repeats when a call is slow).
+ROW_BUDGET = 30.0
+#: Calls shorter than this are repeated inside one timing sample.
+MIN_SAMPLE = 0.02
+RTOL = 1e-9
+#: Environment variables that change what is measured (printed in the header).
+ENV_SHOWN = (
+    "PYTHONPATH",
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "NUMBA_NUM_THREADS",
+    "NUMBA_THREADING_LAYER",
+    "OPENBLAS_CORETYPE",
+)
+
+
+class Mismatch(Exception):
+    """A backend or peer disagrees with the reference."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One benchmarked array."""
+
+    name: str
+    shape: tuple[int, ...]
+    quick_shape: tuple[int, ...]
+    dtype: str
+    axis: int
+    modes: tuple[str, ...]
+    what: str
+
+
+CASES = {
+    "stack": Case(
+        name="stack",
+        shape=(256, 256, 256),
+        quick_shape=(64, 128, 128),
+        dtype="float32",
+        axis=0,
+        modes=("local", "run"),
+        what="frames (T, H, W) along axis 0",
+    ),
+    "signals": Case(
+        name="signals",
+        shape=(65536, 256),
+        quick_shape=(8192, 256),
+        dtype="float32",
+        axis=-1,
+        modes=("local", "run"),
+        what="contiguous signals (B, T) along the last axis",
+    ),
+    "scipy": Case(
+        name="scipy",
+        shape=(2048, 256),
+        quick_shape=(256, 256),
+        dtype="float64",
+        axis=-1,
+        modes=("local",),
+        what="signals (B, T) along the last axis, against a scipy.signal.find_peaks loop",
+    ),
+}
+
+
+@dataclasses.dataclass
+class Timing:
+    """Best and median seconds per call over ``n`` samples of ``number`` calls each."""
+
+    best: float
+    median: float
+    n: int
+    number: int
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of a case's table."""
+
+    case: str
+    mode: str
+    impl: str
+    kind: str  # "backend", "peer", "read"
+    threads: int | None = None
+    timing: Timing | None = None
+    gbps: float | None = None
+    per_read: float | None = None
+    vs_ref: float | None = None
+    vs_scipy: float | None = None
+    estimated: bool = False
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- timing
+def timeit(fn: Callable[[], Any], repeat: int, budget: float = ROW_BUDGET) -> tuple[Timing, Any]:
+    """Warm ``fn`` up once (JIT), then best-of-``repeat`` wall time with perf_counter.
+
+    Returns the timing and the warm-up call's result. Calls shorter than ``MIN_SAMPLE``
+    are looped inside a sample; slow calls get fewer samples to stay within ``budget``.
+    """
+    result = fn()
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    number = 1 if first >= MIN_SAMPLE else min(1000, math.ceil(MIN_SAMPLE / max(first, 1e-9)))
+    n = max(1, min(repeat, int(budget / max(first * number, 1e-9))))
+    times = [first] if number == 1 else []
+    while len(times) < n:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return Timing(min(times), statistics.median(times), len(times), number), result
+
+
+# --------------------------------------------------------------------------- read bandwidth
+def _numba_sum() -> Callable[[np.ndarray], float] | None:
+    if numba is None:
+        return None
+
+    @numba.njit(parallel=True, fastmath=True, cache=False)
+    def psum(a):  # pragma: no cover - compiled
+        s = 0.0
+        for i in numba.prange(a.size):
+            s += a[i]
+        return s
+
+    return psum
+
+
+def read_bandwidth(
+    x: np.ndarray, threads: int, repeat: int, pool: ThreadPoolExecutor, case: str
+) -> list[Row]:
+    """Sum ``x`` three ways; the fastest is the machine's read bandwidth for this array."""
+    if not x.flags.c_contiguous:
+        raise ValueError("read bandwidth is measured on C-contiguous arrays")
+    slabs = [s for s in np.array_split(x, threads, axis=0) if s.size]
+    candidates: list[tuple[str, int, Callable[[], Any]]] = [
+        ("np.sum (1 thread)", 1, lambda: np.sum(x)),
+        (
+            f"np.add.reduce on {len(slabs)} slabs, ThreadPool",
+            threads,
+            lambda: sum(pool.map(lambda s: np.add.reduce(s, axis=None), slabs)),
+        ),
+    ]
+    psum = _numba_sum()
+    if psum is not None:
+        flat = x.reshape(-1)
+        candidates.append(("numba prange sum", numba.get_num_threads(), lambda: psum(flat)))
+    rows = []
+    for label, thr, fn in candidates:
+        timing, _ = timeit(fn, repeat)
+        rows.append(
+            Row(case, "-", f"read: {label}", "read", thr, timing, x.nbytes / timing.best / 1e9)
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- peers
+def path_rows(x: np.ndarray, axis: int) -> np.ndarray:
+    """All signals of ``x`` as rows of a 2-D view (path axis last; no copy for our cases)."""
+    y = np.moveaxis(x, axis, -1)
+    return y.reshape(-1, y.shape[-1])
+
+
+def scipy_loop(rows: np.ndarray, tol: float, height: float) -> np.ndarray:
+    """Per-signal SMP the obvious way: floored second difference, then scipy's find_peaks."""
+    out = np.empty(rows.shape[0])
+    find_peaks = scipy.signal.find_peaks
+    for i, row in enumerate(rows):
+        d = floored_second_difference(row[None], tol)[0]
+        _, props = find_peaks(np.abs(d), height=height)
+        out[i] = props["peak_heights"].sum(dtype=np.float64)
+    return out
+
+
+def torch_peak_mask(t: Any, axis: int, height: float) -> Any:
+    """Second difference, abs, strict local-maximum mask and masked sum, in torch ops.
+
+    Not the full SMP: no noise floor, and plateaus are never peaks.
+    """
+    n = t.shape[axis]
+    d = (t.narrow(axis, 2, n - 2) - 2 * t.narrow(axis, 1, n - 2)) + t.narrow(axis, 0, n - 2)
+    a = d.abs()
+    mid, left, right = a.narrow(axis, 1, n - 4), a.narrow(axis, 0, n - 4), a.narrow(axis, 2, n - 4)
+    mask = (mid > left) & (mid > right) & (mid >= height)
+    return torch.where(mask, mid, torch.zeros((), dtype=mid.dtype)).sum(
+        dim=axis, dtype=torch.float64
+    )
+
+
+# --------------------------------------------------------------------------- checks
+def compare(got: np.ndarray, ref: np.ndarray, what: str) -> None:
+    """Raise Mismatch unless ``got`` equals ``ref`` to ``RTOL`` (NaN equal to NaN)."""
+    got = np.asarray(got, dtype=np.float64)
+    close = np.isclose(got, ref, rtol=RTOL, atol=0.0, equal_nan=True)
+    if got.shape != ref.shape or not close.all():
+        bad = np.flatnonzero(~close.ravel()) if got.shape == ref.shape else np.array([0])
+        i = int(bad[0])
+        raise Mismatch(
+            f"{what}: {bad.size} of {ref.size} signals differ from the NumPy reference "
+            f"(rtol {RTOL}); first at flat index {i}: "
+            f"{float(got.ravel()[i])!r} vs {float(ref.ravel()[i])!r}"
+        )
+
+
+def check_subset(
+    x: np.ndarray, axis: int, backend: str, mode: str, tol: float, height: float
+) -> None:
+    """Backend vs reference (SMP and counts) on a subset of signals with ``x``'s strides."""
+    y = np.moveaxis(x, axis, -1)
+    sub = y.reshape(-1, y.shape[-1])[:256] if y.ndim == 2 else y[:8, :32]
+    kw = {"mode": mode, "tol": tol, "height": height}
+    s, c = smpfast.smp_and_count(sub, -1, backend=backend, **kw)
+    rs, rc = smpfast.smp_and_count(sub, -1, backend="numpy", **kw)
+    compare(s, rs, f"backend {backend!r} (mode={mode!r}, subset {sub.shape})")
+    if not np.array_equal(c, rc):
+        raise Mismatch(f"backend {backend!r} (mode={mode!r}): peak counts differ on the subset")
+
+
+# --------------------------------------------------------------------------- one case
+def run_case(case: Case, args: argparse.Namespace, pool: ThreadPoolExecutor) -> list[Row]:
+    """Time everything for one case; returns its rows (a table per mode plus read rows)."""
+    shape = case.quick_shape if args.quick else case.shape
+    x = signals(shape, case.dtype)
+    tol = _validate.default_tol(x.dtype)
+    height = args.height
+    n_signals = x.size // x.shape[case.axis]
+    print(
+        f"\n== {case.name}: {case.dtype} {shape} {case.what}; {n_signals} signals of "
+        f"T={x.shape[case.axis]}, {x.nbytes / 2**20:.1f} MiB read per call ==",
+        flush=True,
+    )
+
+    read_rows = read_bandwidth(x, args.threads, args.repeat, pool, case.name)
+    bw = max(r.gbps for r in read_rows if r.gbps is not None)
+    rows: list[Row] = []
+    for mode in case.modes:
+        rows.extend(run_mode(case, mode, x, tol, height, args))
+    for r in (*rows, *read_rows):
+        if r.gbps is not None:
+            r.per_read = r.gbps / bw
+    for mode in case.modes:
+        mode_rows = [r for r in rows if r.mode == mode]
+        ref = next((r for r in mode_rows if r.impl == "numpy (reference)" and r.timing), None)
+        sci = next((r for r in mode_rows if r.impl.startswith("scipy") and r.timing), None)
+        for r in mode_rows:
+            if r.timing is None:
+                continue
+            if ref is not None:
+                r.vs_ref = ref.timing.best / r.timing.best
+            if sci is not None and r.kind == "backend":
+                r.vs_scipy = sci.timing.best / r.timing.best
+    best_read = max(read_rows, key=lambda r: r.gbps or 0.0)
+    best_read.note = "<- read bandwidth"
+    return rows + read_rows
+
+
+def backend_label(name: str) -> str:
+    """Row label of a backend."""
+    return "numpy (reference)" if name == "numpy" else name
+
+
+def run_mode(
+    case: Case, mode: str, x: np.ndarray, tol: float, height: float, args: argparse.Namespace
+) -> list[Row]:
+    """Backends and peers for one mode of one case."""
+    kw = {"mode": mode, "tol": tol, "height": height}
+    usable = [b for b in BACKENDS if backend_problem(b) is None]
+    failed: dict[str, str] = {}
+    for b in usable:  # every backend is checked before anything is timed
+        try:
+            check_subset(x, case.axis, b, mode, tol, height)
+        except Mismatch:
+            raise
+        except Exception as exc:  # a backend being written may raise: report, go on
+            failed[b] = f"FAILED: {type(exc).__name__}: {exc}"
+
+    rows: dict[str, Row] = {}
+    ref_out: np.ndarray | None = None
+    for b in ["numpy", *[b for b in usable if b != "numpy"]]:
+        if b not in usable or b in failed:
+            continue
+        try:
+            timing, out = timeit(
+                lambda b=b: smpfast.smp(x, case.axis, backend=b, **kw), args.repeat
+            )
+        except Exception as exc:
+            failed[b] = f"FAILED: {type(exc).__name__}: {exc}"
+            continue
+        if b == "numpy":
+            ref_out = out
+        elif ref_out is not None:
+            compare(out, ref_out, f"backend {b!r} (mode={mode!r}, whole array)")
+        thr = 1 if b == "numpy" else smpfast.get_num_threads()
+        rows[b] = Row(
+            case.name, mode, backend_label(b), "backend", thr, timing, x.nbytes / timing.best / 1e9
+        )
+    ordered = []
+    for b in BACKENDS:
+        if b in rows:
+            ordered.append(rows[b])
+        else:
+            note = failed.get(b) or f"skipped: {backend_problem(b)}"
+            ordered.append(Row(case.name, mode, backend_label(b), "backend", note=note))
+
+    if mode == "local":
+        ordered.append(scipy_row(case, x, tol, height, ref_out, args))
+        ordered.append(torch_row(case, x, height, ref_out, args))
+    return ordered
+
+
+def scipy_row(
+    case: Case,
+    x: np.ndarray,
+    tol: float,
+    height: float,
+    ref_out: np.ndarray | None,
+    args: argparse.Namespace,
+) -> Row:
+    """The per-signal scipy.signal.find_peaks loop (extrapolated from a subset if slow)."""
+    label = "scipy.signal.find_peaks loop"
+    if scipy is None:
+        return Row(case.name, "local", label, "peer", note="skipped: scipy not importable")
+    rows = path_rows(x, case.axis)
+    n = rows.shape[0]
+    ref_rows = None if ref_out is None else ref_out.reshape(-1)
+    k = min(n, 256)
+    t0 = time.perf_counter()
+    probe = scipy_loop(rows[:k], tol, height)
+    estimate = (time.perf_counter() - t0) * n / k
+    if ref_rows is not None:
+        compare(probe, ref_rows[:k], f"{label} (first {k} signals)")
+    row = Row(case.name, "local", label, "peer", 1)
+    if estimate <= SCIPY_FULL_LIMIT:
+        timing, out = timeit(
+            lambda: scipy_loop(rows, tol, height), args.repeat, budget=SCIPY_FULL_LIMIT
+        )
+        if ref_rows is not None:
+            compare(out, ref_rows, f"{label} (whole array)")
+        row.note = "checked = reference" if ref_rows is not None else ""
+    else:
+        k = min(n, max(k, int(2.0 * n / estimate)))  # a subset taking about 2 s
+        sub_t, _ = timeit(lambda: scipy_loop(rows[:k], tol, height), args.repeat, budget=10.0)
+        scale = n / k
+        timing = Timing(sub_t.best * scale, sub_t.median * scale, sub_t.n, sub_t.number)
+        row.estimated = True
+        row.impl = f"{label} (est.)"
+        row.note = f"est. from {k} of {n} signals"
+    row.timing = timing
+    row.gbps = x.nbytes / timing.best / 1e9
+    return row
+
+
+def torch_row(
+    case: Case, x: np.ndarray, height: float, ref_out: np.ndarray | None, args: argparse.Namespace
+) -> Row:
+    """PyTorch CPU ops on the same memory (a lower bound on what torch does for SMP)."""
+    label = "torch 2nd-diff+peak mask (not full SMP)"
+    if torch is None:
+        return Row(case.name, "local", label, "peer", note="skipped: torch not importable")
+    t = torch.from_numpy(x)
+    axis = case.axis % x.ndim
+
+    def run() -> Any:
+        with torch.inference_mode():
+            return torch_peak_mask(t, axis, height)
+
+    timing, out = timeit(run, args.repeat)
+    note = "no noise floor, no plateaus"
+    if ref_out is not None:
+        diff = np.abs(out.numpy() - ref_out) / np.maximum(np.abs(ref_out), 1e-300)
+        note += f"; max rel diff vs ref {float(np.nanmax(diff)):.1e}"
+    return Row(
+        case.name,
+        "local",
+        label,
+        "peer",
+        torch.get_num_threads(),
+        timing,
+        x.nbytes / timing.best / 1e9,
+        note=note,
+    )
+
+
+# --------------------------------------------------------------------------- output
+def cpu_model() -> str:
+    """CPU model name and a few SIMD flags from /proc/cpuinfo."""
+    model, flags = platform.processor() or platform.machine(), set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    simd = [f for f in ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags]
+    return f"{model} ({' '.join(simd) or 'no SIMD flags read'})"
+
+
+def version_of(module: Any) -> str:
+    """``module.__version__`` or "not installed"."""
+    return "not installed" if module is None else str(module.__version__)
+
+
+def smpfast_config() -> tuple[str, dict[str, Any]]:
+    """``smpfast.show_config()`` output, or a summary built here if it fails."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            cfg = smpfast.show_config()
+        return buf.getvalue().rstrip(), cfg
+    except Exception as exc:  # a backend being written may break show_config
+        lines = [
+            f"smpfast {smpfast.__version__} (show_config() failed: {type(exc).__name__}: {exc})"
+        ]
+        cfg = {"show_config_error": f"{type(exc).__name__}: {exc}", "backends": {}}
+        for b in BACKENDS:
+            problem = backend_problem(b)
+            info: dict[str, Any] = {"available": problem is None}
+            if problem is None:
+                with contextlib.suppress(Exception):
+                    info.update(_backends.load(b).describe())
+            else:
+                info["reason"] = problem
+            cfg["backends"][b] = info
+            lines.append(
+                f"  backend {b:<6}: "
+                + (
+                    ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("available", "name"))
+                    if problem is None
+                    else f"NOT usable - {problem}"
+                )
+            )
+        return "\n".join(lines), cfg
+
+
+def header(args: argparse.Namespace) -> dict[str, Any]:
+    """Print and return what this run measured on."""
+    env = {k: v for k, v in os.environ.items() if k in ENV_SHOWN or k.startswith("SMPFAST_")}
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    try:
+        usable_cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        usable_cores = os.cpu_count() or 1
+    config_text, config = smpfast_config()
+    info = {
+        "command": command,
+        "env": env,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cores,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "numba": version_of(numba),
+        "scipy": version_of(scipy),
+        "torch": version_of(torch),
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "quick": args.quick,
+        "smpfast_config": config,
+    }
+    print("smpfast bench/compare.py")
+    print("command : " + " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), command]))
+    print(f"cpu     : {info['cpu']}; {info['cores']} cores ({usable_cores} usable)")
+    print(
+        f"versions: python {info['python']}, numpy {info['numpy']}, numba {info['numba']}, "
+        f"scipy {info['scipy']}, torch {info['torch']}"
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info["loadavg_1min"] = load
+    busy = " - other processes are running: expect noisy timings" if load > 0.5 else ""
+    print(f"load    : {load:.2f} (1-min load average before the run){busy}")
+    print(
+        f"threads : {args.threads} (smpfast, torch, numba and the threaded read); "
+        f"best of {args.repeat} (median also shown){'; --quick sizes' if args.quick else ''}"
+    )
+    print(config_text)
+    return info
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """Format a number, or '-' for None."""
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    """One aligned table for a case."""
+    head = [
+        "mode",
+        "implementation",
+        "thr",
+        "best ms",
+        "median ms",
+        "n",
+        "GB/s",
+        "/read",
+        "vs ref",
+        "vs scipy",
+        "note",
+    ]
+    lines = [head]
+    for r in rows:
+        t = r.timing
+        lines.append(
+            [
+                r.mode,
+                r.impl,
+                fmt(r.threads, "d"),
+                fmt(t and t.best * 1e3, ".3g"),
+                fmt(t and t.median * 1e3, ".3g"),
+                "-" if t is None else (f"{t.n}" if t.number == 1 else f"{t.n}x{t.number}"),
+                fmt(r.gbps, ".3g"),
+                fmt(r.per_read, ".2f"),
+                fmt(r.vs_ref, ".3g"),
+                fmt(r.vs_scipy, ".3g"),
+                r.note,
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
+    right = {2, 3, 4, 5, 6, 7, 8, 9}
+    for line in lines:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=False))
+        ]
+        print("  ".join([*cells, line[-1]]).rstrip())
+
+
+def row_json(r: Row) -> dict[str, Any]:
+    """A row as plain JSON data (seconds, not ms)."""
+    d = dataclasses.asdict(r)
+    t = d.pop("timing")
+    d.update(
+        {"best_s": None, "median_s": None, "samples": None, "calls_per_sample": None}
+        if t is None
+        else {
+            "best_s": t["best"],
+            "median_s": t["median"],
+            "samples": t["n"],
+            "calls_per_sample": t["number"],
+        }
+    )
+    return d
+
+
+# --------------------------------------------------------------------------- main
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="threads for smpfast, torch, numba and the threaded read (default 2)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="timing samples per row; the best and the median are shown (default 5)",
+    )
+    p.add_argument("--quick", action="store_true", help="small arrays (a CI smoke run)")
+    p.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated subset of {', '.join(CASES)} (default: all)",
+    )
+    p.add_argument(
+        "--height",
+        type=float,
+        default=0.0,
+        help="minimum peak magnitude passed to every implementation (default 0)",
+    )
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    args = p.parse_args(argv)
+    args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in args.case_list if c not in CASES]
+    if unknown or not args.case_list:
+        p.error(f"--cases: unknown {unknown}; choose from {', '.join(CASES)}")
+    if args.threads < 1 or args.repeat < 1:
+        p.error("--threads and --repeat must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparison; 0 on success, 1 when a result disagrees with the reference."""
+    args = parse_args(argv)
+    smpfast.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    if numba is not None:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    info = header(args)
+    all_rows: list[Row] = []
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        for name in args.case_list:
+            try:
+                rows = run_case(CASES[name], args, pool)
+            except Mismatch as exc:
+                print(f"\nERROR: result check failed in case {name!r}: {exc}", file=sys.stderr)
+                print("ABORTED: no timings are reported for a wrong result.", file=sys.stderr)
+                return 1
+            print_table(rows)
+            all_rows.extend(rows)
+    failed = [f"{r.case}/{r.mode}/{r.impl}" for r in all_rows if r.note.startswith("FAILED")]
+    skipped = sorted({r.impl for r in all_rows if r.note.startswith("skipped")})
+    if skipped:
+        print(f"\nskipped rows: {', '.join(skipped)} (see the note column)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"header": info, "rows": [row_json(r) for r in all_rows]}, f, indent=2, default=str
+            )
+        print(f"wrote {args.json}")
+    if failed:
+        print(
+            f"\nERROR: these rows raised (see the note column): {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
