@@ -4,8 +4,9 @@
 #include "register.hpp"
 
 PYBIND11_MODULE(_core, m, pybind11::mod_gil_not_used()) {
-    m.doc() = "smpfast compiled core (SMP kernels with run-time SIMD dispatch)";
+    m.doc() = "smpfast compiled core (SMP kernels and building blocks, run-time SIMD dispatch)";
     smpfast::register_smp(m);
+    smpfast::register_nn(m);
 #ifdef SMPFAST_VERSION
     m.attr("__version__") = SMPFAST_VERSION;
 #endif

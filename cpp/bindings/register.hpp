@@ -5,4 +5,5 @@
 
 namespace smpfast {
 void register_smp(pybind11::module_& m);
+void register_nn(pybind11::module_& m);
 }  // namespace smpfast

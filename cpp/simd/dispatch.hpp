@@ -5,11 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "../nn/plan.hpp"
 #include "../smp/plan.hpp"
 
 namespace smpfast {
 
 using RunBlocks = void (*)(const Plan&, std::int64_t, std::int64_t, void*);
+using ConvTasks = void (*)(const ConvPlan&, std::int64_t, std::int64_t, void*);
+using PoolTasks = void (*)(const PoolPlan&, std::int64_t, std::int64_t, void*);
+using ActTasks = void (*)(const ActPlan&, std::int64_t, std::int64_t, void*);
 
 struct Target {
     const char* name = "";
@@ -17,6 +21,13 @@ struct Target {
     int block_lanes_f64 = 1;        // signals per block, float64 input
     std::int64_t scratch_bytes = 0; // per-thread tile buffer
     RunBlocks run_blocks = nullptr;
+    // building blocks (nn/kernels.hpp)
+    ConvTasks conv2d = nullptr;
+    PoolTasks max_pool2d = nullptr;
+    PoolTasks avg_pool2d = nullptr;
+    ActTasks relu = nullptr;
+    ActTasks leaky_relu = nullptr;
+    ActTasks prelu = nullptr;
 };
 
 namespace simd {

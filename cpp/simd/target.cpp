@@ -3,6 +3,7 @@
 // lives in namespace smpfast::SMPFAST_NS, so no code compiled for one ISA can be
 // picked by the linker for another.
 #include "lanes.hpp"
+#include "../nn/kernels.hpp"
 #include "dispatch.hpp"
 
 namespace smpfast {
@@ -34,6 +35,12 @@ Target target() {
     t.block_lanes_f64 = Block<double>::W;
     t.scratch_bytes = kScratchBytes + 64;
     t.run_blocks = &run_blocks;
+    t.conv2d = &nn::conv_tasks;
+    t.max_pool2d = &nn::max_pool_tasks;
+    t.avg_pool2d = &nn::avg_pool_tasks;
+    t.relu = &nn::act_tasks<0>;
+    t.leaky_relu = &nn::act_tasks<1>;
+    t.prelu = &nn::act_tasks<2>;
     return t;
 }
 

@@ -1,0 +1,364 @@
+// smpfast: building-block kernels (direct convolution, pooling, activations); no Python.
+//
+// Compiled once per SIMD target inside namespace smpfast::SMPFAST_NS (simd/target.cpp).
+// Each *_tasks function computes tasks [t0, t1) of a plan; the driver (nn/driver.cpp)
+// splits tasks over threads. Semantics follow torch.nn.functional:
+// - max pooling scans a window row-major and takes a value when `v > max || isnan(v)`
+//   (first maximum wins, NaN propagates); indices are flat into the H * W plane;
+// - average pooling divides by the window clipped to the padded input
+//   (count_include_pad) or to the input;
+// - relu/leaky_relu/prelu keep NaN.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "plan.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace smpfast {
+namespace SMPFAST_NS {
+namespace nn {
+
+// ------------------------------------------------------------------------ convolution
+// Task = (n, group, output channel o, output row i); tasks are numbered with i fastest.
+template <class E>
+inline void conv_row_generic(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o,
+                             std::int64_t i, E* acc) {
+    const E* x = static_cast<const E*>(P.x);
+    const E* w = static_cast<const E*>(P.w);
+    const std::int64_t Cg = P.C / P.groups;
+    const E b = P.bias ? static_cast<const E*>(P.bias)[o] : E(0);
+    for (std::int64_t j = 0; j < P.WO; ++j) acc[j] = b;
+    for (std::int64_t cl = 0; cl < Cg; ++cl) {
+        const std::int64_t c = g * Cg + cl;
+        for (std::int64_t kh = 0; kh < P.KH; ++kh) {
+            const std::int64_t ih = i * P.sh - P.ph + kh * P.dh;
+            if (ih < 0 || ih >= P.H) continue;
+            const E* xrow = x + ((n * P.C + c) * P.H + ih) * P.W;
+            const E* wk = w + ((o * Cg + cl) * P.KH + kh) * P.KW;
+            for (std::int64_t kw = 0; kw < P.KW; ++kw) {
+                const E wv = wk[kw];
+                const std::int64_t off = kw * P.dw - P.pw;
+                // valid j: 0 <= j * sw + off < W
+                std::int64_t j0 = 0;
+                if (off < 0) j0 = (-off + P.sw - 1) / P.sw;
+                std::int64_t j1 = P.WO;
+                if (P.W - off <= 0) {
+                    j1 = 0;
+                } else {
+                    const std::int64_t lim = (P.W - off + P.sw - 1) / P.sw;  // j < lim
+                    if (lim < j1) j1 = lim;
+                }
+                if (P.sw == 1) {
+                    const E* xs = xrow + off;
+                    for (std::int64_t j = j0; j < j1; ++j) acc[j] += wv * xs[j];
+                } else {
+                    for (std::int64_t j = j0; j < j1; ++j) acc[j] += wv * xrow[j * P.sw + off];
+                }
+            }
+        }
+    }
+    E* out = static_cast<E*>(P.out) + ((n * P.O + o) * P.HO + i) * P.WO;
+    std::memcpy(out, acc, static_cast<std::size_t>(P.WO) * sizeof(E));
+}
+
+#if defined(__AVX512F__)
+constexpr std::int64_t kMaxConvKW = 16;  // wider kernels take the generic path
+
+// float32, unit column stride: OB output channels x 2 vectors of 16 columns in registers.
+template <int OB>
+inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o0,
+                             std::int64_t i) {
+    const float* x = static_cast<const float*>(P.x);
+    const float* w = static_cast<const float*>(P.w);
+    const float* bias = static_cast<const float*>(P.bias);
+    const std::int64_t Cg = P.C / P.groups;
+    const std::int64_t wstride_o = Cg * P.KH * P.KW;
+    for (std::int64_t jb = 0; jb < P.WO; jb += 32) {
+        // load masks per kernel column (input columns inside [0, W)), hoisted out of c, kh
+        __mmask16 mask[kMaxConvKW][2];
+        for (std::int64_t kw = 0; kw < P.KW; ++kw)
+            for (int v = 0; v < 2; ++v) {
+                const std::int64_t col = jb + 16 * v - P.pw + kw * P.dw;
+                std::int64_t lo = -col, hi = P.W - col;
+                if (lo < 0) lo = 0;
+                if (hi > 16) hi = 16;
+                mask[kw][v] = hi > lo ? static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u))
+                                      : static_cast<__mmask16>(0);
+            }
+        __m512 acc[OB][2];
+        for (int ob = 0; ob < OB; ++ob) {
+            const __m512 b = _mm512_set1_ps(bias ? bias[o0 + ob] : 0.0f);
+            acc[ob][0] = b;
+            acc[ob][1] = b;
+        }
+        for (std::int64_t cl = 0; cl < Cg; ++cl) {
+            const std::int64_t c = g * Cg + cl;
+            for (std::int64_t kh = 0; kh < P.KH; ++kh) {
+                const std::int64_t ih = i * P.sh - P.ph + kh * P.dh;
+                if (ih < 0 || ih >= P.H) continue;
+                const float* xrow = x + ((n * P.C + c) * P.H + ih) * P.W;
+                const float* wk = w + (o0 * Cg + cl) * P.KH * P.KW + kh * P.KW;
+                for (std::int64_t kw = 0; kw < P.KW; ++kw) {
+                    const float* xs = xrow + jb - P.pw + kw * P.dw;
+                    const __m512 xv[2] = {_mm512_maskz_loadu_ps(mask[kw][0], xs),
+                                          _mm512_maskz_loadu_ps(mask[kw][1], xs + 16)};
+                    for (int ob = 0; ob < OB; ++ob) {
+                        const __m512 wv = _mm512_set1_ps(wk[ob * wstride_o + kw]);
+                        acc[ob][0] = _mm512_fmadd_ps(wv, xv[0], acc[ob][0]);
+                        acc[ob][1] = _mm512_fmadd_ps(wv, xv[1], acc[ob][1]);
+                    }
+                }
+            }
+        }
+        float* out = static_cast<float*>(P.out) + ((n * P.O + o0) * P.HO + i) * P.WO + jb;
+        for (int v = 0; v < 2; ++v) {
+            std::int64_t left = P.WO - jb - 16 * v;
+            if (left <= 0) break;
+            const __mmask16 m =
+                left >= 16 ? static_cast<__mmask16>(0xffff)
+                           : static_cast<__mmask16>((1u << left) - 1u);
+            for (int ob = 0; ob < OB; ++ob)
+                _mm512_mask_storeu_ps(out + ob * P.HO * P.WO + 16 * v, m, acc[ob][v]);
+        }
+    }
+}
+#endif
+
+constexpr std::int64_t kConvOB = kConvOutBlock;
+
+template <class E>
+inline void conv_tasks_typed(const ConvPlan& P, std::int64_t t0, std::int64_t t1, void* scratch) {
+    const std::int64_t Og = P.O / P.groups;
+    const std::int64_t nob = (Og + kConvOB - 1) / kConvOB;
+    E* acc = static_cast<E*>(scratch);  // WO elements
+    for (std::int64_t t = t0; t < t1; ++t) {
+        std::int64_t r = t;
+        const std::int64_t i = r % P.HO;
+        r /= P.HO;
+        const std::int64_t ob = r % nob;
+        r /= nob;
+        const std::int64_t g = r % P.groups;
+        const std::int64_t n = r / P.groups;
+        const std::int64_t o0 = g * Og + ob * kConvOB;
+        std::int64_t count = Og - ob * kConvOB;
+        if (count > kConvOB) count = kConvOB;
+#if defined(__AVX512F__)
+        if constexpr (sizeof(E) == 4) {
+            if (P.sw == 1 && P.KW <= kMaxConvKW) {
+                std::int64_t o = o0;
+                std::int64_t left = count;
+                for (; left >= 8; left -= 8, o += 8) conv_rows_avx512<8>(P, n, g, o, i);
+                for (; left >= 4; left -= 4, o += 4) conv_rows_avx512<4>(P, n, g, o, i);
+                for (; left >= 1; left -= 1, o += 1) conv_rows_avx512<1>(P, n, g, o, i);
+                continue;
+            }
+        }
+#endif
+        for (std::int64_t o = o0; o < o0 + count; ++o) conv_row_generic<E>(P, n, g, o, i, acc);
+    }
+}
+
+inline void conv_tasks(const ConvPlan& P, std::int64_t t0, std::int64_t t1, void* scratch) {
+    if (P.dtype == DType::f32)
+        conv_tasks_typed<float>(P, t0, t1, scratch);
+    else
+        conv_tasks_typed<double>(P, t0, t1, scratch);
+}
+
+// ------------------------------------------------------------------------ pooling
+#if defined(__AVX512F__)
+// 2x2 windows of rows r0, r1 (columns 2j, 2j+1) for j in [0, wo) in blocks of 16; returns
+// the first j not done. Same rule as the scalar loop: candidates in the order
+// (0,0), (0,1), (1,0), (1,1); take a candidate when it is greater or NaN.
+inline std::int64_t max_pool_2x2_avx512(const float* r0, const float* r1, std::int64_t base,
+                                        std::int64_t width, std::int64_t wo, float* out,
+                                        std::int64_t* idx) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                               11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(2));
+    std::int64_t j = 0;
+    for (; j + 16 <= wo; j += 16) {
+        const std::int64_t c = 2 * j;
+        const __m512 a0 = _mm512_loadu_ps(r0 + c), a1 = _mm512_loadu_ps(r0 + c + 16);
+        const __m512 b0 = _mm512_loadu_ps(r1 + c), b1 = _mm512_loadu_ps(r1 + c + 16);
+        const __m512 v[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+        __m512 best = v[0];
+        __m512i which = _mm512_setzero_si512();  // 0..3: candidate taken
+        for (int k = 1; k < 4; ++k) {
+            const __mmask16 take = _kor_mask16(_mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ),
+                                               _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q));
+            best = _mm512_mask_mov_ps(best, take, v[k]);
+            which = _mm512_mask_mov_epi32(which, take, _mm512_set1_epi32(k));
+        }
+        _mm512_storeu_ps(out + j, best);
+        if (idx != nullptr) {
+            // flat index = base + (k >> 1) * width + 2 j + (k & 1)
+            const __m512i row = _mm512_srli_epi32(which, 1);
+            const __m512i col = _mm512_add_epi32(lane2, _mm512_and_si512(which, _mm512_set1_epi32(1)));
+            const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(row));
+            const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(row, 1));
+            const __m512i clo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(col));
+            const __m512i chi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(col, 1));
+            const __m512i start = _mm512_set1_epi64(base + c);
+            const __m512i wv = _mm512_set1_epi64(width);
+            _mm512_storeu_si512(idx + j, _mm512_add_epi64(_mm512_add_epi64(start, clo),
+                                                          _mm512_mullo_epi64(lo, wv)));
+            _mm512_storeu_si512(idx + j + 8, _mm512_add_epi64(_mm512_add_epi64(start, chi),
+                                                              _mm512_mullo_epi64(hi, wv)));
+        }
+    }
+    return j;
+}
+#endif
+
+// Task = (plane, output row).
+template <class E>
+inline void max_pool_tasks_typed(const PoolPlan& P, std::int64_t t0, std::int64_t t1) {
+    const E* x = static_cast<const E*>(P.x);
+    E* out = static_cast<E*>(P.out);
+    for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t p = t / P.HO, i = t % P.HO;
+        const E* plane = x + p * P.H * P.W;
+        E* orow = out + (p * P.HO + i) * P.WO;
+        std::int64_t* irow = P.indices ? P.indices + (p * P.HO + i) * P.WO : nullptr;
+        const std::int64_t h0 = i * P.sh - P.ph;
+        if (P.KH == 2 && P.KW == 2 && P.sw == 2 && P.dh == 1 && P.dw == 1 && P.pw == 0 &&
+            h0 >= 0 && h0 + 1 < P.H && 2 * P.WO <= P.W) {
+            // 2x2, stride 2 in width, window fully inside: the common case, branch-light.
+            const E* r0 = plane + h0 * P.W;
+            const E* r1 = r0 + P.W;
+            std::int64_t j = 0;
+#if defined(__AVX512F__)
+            if constexpr (sizeof(E) == 4) j = max_pool_2x2_avx512(r0, r1, h0 * P.W, P.W, P.WO, orow, irow);
+#endif
+            for (; j < P.WO; ++j) {
+                const std::int64_t c = 2 * j;
+                E best = r0[c];
+                std::int64_t at = h0 * P.W + c;
+                const E v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+                if (v1 > best || v1 != v1) { best = v1; at = h0 * P.W + c + 1; }
+                if (v2 > best || v2 != v2) { best = v2; at = (h0 + 1) * P.W + c; }
+                if (v3 > best || v3 != v3) { best = v3; at = (h0 + 1) * P.W + c + 1; }
+                orow[j] = best;
+                if (irow) irow[j] = at;
+            }
+            continue;
+        }
+        for (std::int64_t j = 0; j < P.WO; ++j) {
+            const std::int64_t w0 = j * P.sw - P.pw;
+            E best = -static_cast<E>(__builtin_inf());
+            std::int64_t at = -1;
+            for (std::int64_t kh = 0; kh < P.KH; ++kh) {
+                const std::int64_t ih = h0 + kh * P.dh;
+                if (ih < 0 || ih >= P.H) continue;
+                for (std::int64_t kw = 0; kw < P.KW; ++kw) {
+                    const std::int64_t iw = w0 + kw * P.dw;
+                    if (iw < 0 || iw >= P.W) continue;
+                    const E v = plane[ih * P.W + iw];
+                    if (at < 0 || v > best || v != v) {
+                        best = v;
+                        at = ih * P.W + iw;
+                    }
+                }
+            }
+            orow[j] = best;
+            if (irow) irow[j] = at;
+        }
+    }
+}
+
+template <class E>
+inline void avg_pool_tasks_typed(const PoolPlan& P, std::int64_t t0, std::int64_t t1) {
+    const E* x = static_cast<const E*>(P.x);
+    E* out = static_cast<E*>(P.out);
+    for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t p = t / P.HO, i = t % P.HO;
+        const E* plane = x + p * P.H * P.W;
+        E* orow = out + (p * P.HO + i) * P.WO;
+        std::int64_t hs = i * P.sh - P.ph;
+        std::int64_t he = hs + P.KH;
+        if (he > P.H + P.ph) he = P.H + P.ph;
+        const std::int64_t hpad = he - hs;
+        if (hs < 0) hs = 0;
+        if (he > P.H) he = P.H;
+        for (std::int64_t j = 0; j < P.WO; ++j) {
+            std::int64_t ws = j * P.sw - P.pw;
+            std::int64_t we = ws + P.KW;
+            if (we > P.W + P.pw) we = P.W + P.pw;
+            const std::int64_t pool = hpad * (we - ws);
+            if (ws < 0) ws = 0;
+            if (we > P.W) we = P.W;
+            E sum = 0;
+            for (std::int64_t ih = hs; ih < he; ++ih)
+                for (std::int64_t iw = ws; iw < we; ++iw) sum += plane[ih * P.W + iw];
+            const std::int64_t divisor = P.count_include_pad ? pool : (he - hs) * (we - ws);
+            orow[j] = divisor > 0 ? sum / static_cast<E>(divisor) : E(0);
+        }
+    }
+}
+
+inline void max_pool_tasks(const PoolPlan& P, std::int64_t t0, std::int64_t t1, void*) {
+    if (P.dtype == DType::f32)
+        max_pool_tasks_typed<float>(P, t0, t1);
+    else
+        max_pool_tasks_typed<double>(P, t0, t1);
+}
+
+inline void avg_pool_tasks(const PoolPlan& P, std::int64_t t0, std::int64_t t1, void*) {
+    if (P.dtype == DType::f32)
+        avg_pool_tasks_typed<float>(P, t0, t1);
+    else
+        avg_pool_tasks_typed<double>(P, t0, t1);
+}
+
+// ------------------------------------------------------------------------ activations
+// Task = a chunk of kActChunk elements. kind: 0 relu, 1 leaky_relu, 2 prelu.
+
+template <class E>
+inline void act_tasks_typed(const ActPlan& P, int kind, std::int64_t t0, std::int64_t t1) {
+    const E* x = static_cast<const E*>(P.x);
+    E* out = static_cast<E*>(P.out);
+    const E slope = static_cast<E>(P.slope);
+    const E* pw = static_cast<const E*>(P.weight);
+    for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t a = t * kActChunk;
+        const std::int64_t b = a + kActChunk < P.n ? a + kActChunk : P.n;
+        if (kind == 0) {
+            for (std::int64_t k = a; k < b; ++k) {
+                const E v = x[k];
+                out[k] = v < E(0) ? E(0) : v;  // NaN stays NaN
+            }
+        } else if (kind == 1) {
+            for (std::int64_t k = a; k < b; ++k) {
+                const E v = x[k];
+                out[k] = v < E(0) ? v * slope : v;
+            }
+        } else {
+            for (std::int64_t k = a; k < b; ++k) {
+                const E v = x[k];
+                const E s = pw[(k / P.inner) % P.channels];
+                out[k] = v < E(0) ? v * s : v;
+            }
+        }
+    }
+}
+
+template <int Kind>
+inline void act_tasks(const ActPlan& P, std::int64_t t0, std::int64_t t1, void*) {
+    if (P.dtype == DType::f32)
+        act_tasks_typed<float>(P, Kind, t0, t1);
+    else
+        act_tasks_typed<double>(P, Kind, t0, t1);
+}
+
+}  // namespace nn
+}  // namespace SMPFAST_NS
+}  // namespace smpfast

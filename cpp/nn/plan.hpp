@@ -1,0 +1,46 @@
+// smpfast: plain descriptions of the building-block calls (no code, no Python).
+// Inputs are C-contiguous (the binding copies other layouts), outputs C-contiguous.
+#pragma once
+
+#include <cstdint>
+
+#include "../smp/plan.hpp"
+
+namespace smpfast {
+
+constexpr std::int64_t kConvOutBlock = 8;        // output channels per convolution task
+constexpr std::int64_t kActChunk = std::int64_t{1} << 16;  // elements per activation task
+
+struct ConvPlan {
+    DType dtype = DType::f32;
+    const void* x = nullptr;       // (N, C, H, W)
+    const void* w = nullptr;       // (O, C / groups, KH, KW)
+    const void* bias = nullptr;    // (O) or null
+    void* out = nullptr;           // (N, O, HO, WO)
+    std::int64_t N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, HO = 0, WO = 0;
+    std::int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+};
+
+struct PoolPlan {
+    DType dtype = DType::f32;
+    const void* x = nullptr;       // (P, H, W): P = N * C planes
+    void* out = nullptr;           // (P, HO, WO)
+    std::int64_t* indices = nullptr;  // (P, HO, WO) flat indices into H * W, or null
+    std::int64_t P = 0, H = 0, W = 0, HO = 0, WO = 0, KH = 1, KW = 1;
+    std::int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+    bool count_include_pad = true;  // average pooling
+};
+
+// Elementwise activations: out[i] = f(x[i]) (PReLU: per-channel slope over planes).
+struct ActPlan {
+    DType dtype = DType::f32;
+    const void* x = nullptr;
+    void* out = nullptr;
+    std::int64_t n = 0;            // elements
+    double slope = 0.0;            // leaky_relu
+    const void* weight = nullptr;  // prelu slopes (channels), or null
+    std::int64_t channels = 1;     // prelu: x is (outer, channels, inner)
+    std::int64_t inner = 1;
+};
+
+}  // namespace smpfast
