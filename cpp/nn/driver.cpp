@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <thread>
 #include <vector>
 
+#include "../common/parallel.hpp"
 #include "../simd/dispatch.hpp"
 
 namespace smpfast {
@@ -21,17 +21,9 @@ void run_tasks(const PlanT& plan, Fn fn, std::int64_t tasks, std::int64_t work, 
     n = std::min<std::int64_t>(n, std::max<std::int64_t>(1, work >> 16));  // >= 64k per thread
     std::vector<std::vector<double>> scratch(static_cast<std::size_t>(n),
                                              std::vector<double>(scratch_bytes / 8 + 1));
-    auto part = [&](std::int64_t i) {
+    parallel_for(n, [&](std::int64_t i) {
         fn(plan, tasks * i / n, tasks * (i + 1) / n, scratch[static_cast<std::size_t>(i)].data());
-    };
-    if (n == 1) {
-        part(0);
-        return;
-    }
-    std::vector<std::thread> pool;
-    for (std::int64_t i = 1; i < n; ++i) pool.emplace_back(part, i);
-    part(0);
-    for (auto& t : pool) t.join();
+    });
 }
 
 std::int64_t conv_tasks_count(const ConvPlan& P) {

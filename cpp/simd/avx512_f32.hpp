@@ -199,6 +199,53 @@ struct Avx512F32 {
     }
 };
 
+
+// float64 packing: 8 x 8 transposes (the f64 lane kernel itself is the generic one).
+struct Avx512F64 {
+    static inline void transpose8(__m512d r[8]) {
+        __m512d t[8], s[8];
+        for (int i = 0; i < 4; ++i) {
+            t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 2; ++i) {
+            s[4 * i + 0] = _mm512_shuffle_f64x2(t[4 * i + 0], t[4 * i + 2], 0x88);
+            s[4 * i + 1] = _mm512_shuffle_f64x2(t[4 * i + 1], t[4 * i + 3], 0x88);
+            s[4 * i + 2] = _mm512_shuffle_f64x2(t[4 * i + 0], t[4 * i + 2], 0xdd);
+            s[4 * i + 3] = _mm512_shuffle_f64x2(t[4 * i + 1], t[4 * i + 3], 0xdd);
+        }
+        for (int k = 0; k < 4; ++k) {
+            r[k] = _mm512_shuffle_f64x2(s[k], s[4 + k], 0x88);
+            r[4 + k] = _mm512_shuffle_f64x2(s[k], s[4 + k], 0xdd);
+        }
+    }
+
+    // As Avx512F32::pack_contiguous, for W = 8 * UU float64 signals (sample stride 8).
+    template <int UU>
+    static inline std::int64_t pack_contiguous(double* tile, const char* src0,
+                                               std::int64_t lane_stride, std::int64_t nrows,
+                                               const char*& next) {
+        std::int64_t t = 0;
+        for (; t + 8 <= nrows; t += 8) {
+            for (int u = 0; u < UU; ++u) {
+                __m512d r[8];
+                const char* src = src0 + (u * 8) * lane_stride + t * 8;
+                if (next != nullptr) {
+                    for (int j = 0; j < 8; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
+                    next += 512;
+                }
+                for (int j = 0; j < 8; ++j) {
+                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
+                    r[j] = _mm512_loadu_pd(reinterpret_cast<const double*>(src + j * lane_stride));
+                }
+                transpose8(r);
+                for (int k = 0; k < 8; ++k) _mm512_storeu_pd(tile + (t + k) * 8 * UU + u * 8, r[k]);
+            }
+        }
+        return t;
+    }
+};
+
 }  // namespace SMPFAST_NS
 }  // namespace smpfast
 #endif

@@ -339,6 +339,10 @@ struct Block {
                     if (valid == W && ps == 4)
                         done = Avx512F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr,
                                                              next_block);
+                } else {
+                    if (valid == W && ps == 8)
+                        done = Avx512F64::pack_contiguous<U>(tile, src0, P.lane_stride, nr,
+                                                             next_block);
                 }
 #endif
                 if (signal_major) {

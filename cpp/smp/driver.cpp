@@ -3,8 +3,9 @@
 #include "driver.hpp"
 
 #include <algorithm>
-#include <thread>
+#include <memory>
 
+#include "../common/parallel.hpp"
 #include "../simd/dispatch.hpp"
 #include "scalar.hpp"
 
@@ -107,22 +108,12 @@ void smp_batch(const SmpCall& call) {
     threads = std::min<std::int64_t>(threads, std::max<std::int64_t>(1, samples >> 18));
     threads = std::min<std::int64_t>(threads, blocks);
     const std::size_t scratch_doubles = static_cast<std::size_t>(target.scratch_bytes / 8 + 8);
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(threads),
-                                             std::vector<double>(scratch_doubles));
-    auto work = [&](std::int64_t i) {
+    parallel_for(threads, [&](std::int64_t i) {
         const std::int64_t b0 = blocks * i / threads;
         const std::int64_t b1 = blocks * (i + 1) / threads;
-        target.run_blocks(P, b0, b1, scratch[static_cast<std::size_t>(i)].data());
-    };
-    if (threads == 1) {
-        work(0);
-        return;
-    }
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<std::size_t>(threads - 1));
-    for (std::int64_t i = 1; i < threads; ++i) pool.emplace_back(work, i);
-    work(0);
-    for (auto& th : pool) th.join();
+        const std::unique_ptr<double[]> scratch(new double[scratch_doubles]);  // uninitialised
+        target.run_blocks(P, b0, b1, scratch.get());
+    });
 }
 
 namespace {
