@@ -7,7 +7,8 @@
 //   (first maximum wins, NaN propagates); indices are flat into the H * W plane;
 // - average pooling divides by the window clipped to the padded input
 //   (count_include_pad) or to the input;
-// - relu/leaky_relu/prelu keep NaN.
+// - relu: x < 0 ? 0 : x; leaky_relu: x > 0 ? x : x * slope; prelu: x > 0 ? x : w[c] * x
+//   (NaN propagates, signs of zero as torch's).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,10 @@
 namespace smpfast {
 namespace SMPFAST_NS {
 namespace nn {
+
+// (no std:: templates in per-target code: their out-of-line copies could be shared
+// across ISA targets by the linker)
+inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
 
 // ------------------------------------------------------------------------ convolution
 // Task = (n, group, output channel o, output row i); tasks are numbered with i fastest.
@@ -252,18 +257,22 @@ inline void max_pool_tasks_typed(const PoolPlan& P, std::int64_t t0, std::int64_
             }
             continue;
         }
+        // torch's loop: the window's rows/columns clipped to the input, the running max
+        // starting at -inf with the index of the first tap kept (even if the window is
+        // empty: the index then points past the window, as torch's does).
+        std::int64_t ih0 = h0;
+        const std::int64_t ih1 = min_i64(h0 + (P.KH - 1) * P.dh + 1, P.H);
+        while (ih0 < 0) ih0 += P.dh;
         for (std::int64_t j = 0; j < P.WO; ++j) {
-            const std::int64_t w0 = j * P.sw - P.pw;
+            std::int64_t iw0 = j * P.sw - P.pw;
+            const std::int64_t iw1 = min_i64(iw0 + (P.KW - 1) * P.dw + 1, P.W);
+            while (iw0 < 0) iw0 += P.dw;
             E best = -static_cast<E>(__builtin_inf());
-            std::int64_t at = -1;
-            for (std::int64_t kh = 0; kh < P.KH; ++kh) {
-                const std::int64_t ih = h0 + kh * P.dh;
-                if (ih < 0 || ih >= P.H) continue;
-                for (std::int64_t kw = 0; kw < P.KW; ++kw) {
-                    const std::int64_t iw = w0 + kw * P.dw;
-                    if (iw < 0 || iw >= P.W) continue;
+            std::int64_t at = ih0 * P.W + iw0;
+            for (std::int64_t ih = ih0; ih < ih1; ih += P.dh) {
+                for (std::int64_t iw = iw0; iw < iw1; iw += P.dw) {
                     const E v = plane[ih * P.W + iw];
-                    if (at < 0 || v > best || v != v) {
+                    if (v > best || v != v) {
                         best = v;
                         at = ih * P.W + iw;
                     }
@@ -339,13 +348,13 @@ inline void act_tasks_typed(const ActPlan& P, int kind, std::int64_t t0, std::in
         } else if (kind == 1) {
             for (std::int64_t k = a; k < b; ++k) {
                 const E v = x[k];
-                out[k] = v < E(0) ? v * slope : v;
+                out[k] = v > E(0) ? v : v * slope;  // torch: -0.0 * slope keeps its sign rule
             }
         } else {
             for (std::int64_t k = a; k < b; ++k) {
                 const E v = x[k];
                 const E s = pw[(k / P.inner) % P.channels];
-                out[k] = v < E(0) ? v * s : v;
+                out[k] = v > E(0) ? v : s * v;
             }
         }
     }
