@@ -17,23 +17,23 @@ from .layout import as_float, plan
 
 name = "numba"
 
-#: Largest number of signals per block of the row kernel (state arrays stay in L1/L2).
-BLOCK_ROWS = 2048
+#: Largest number of signals per block of the row kernel (its state stays in L2).
+BLOCK_ROWS = 4096
 #: Largest number of signals per block of the tile kernel (signals contiguous along the
-#: path, transposed into a per-thread buffer of about TILE_BYTES).
-BLOCK_TILES = 1024
+#: path), transposed into a per-thread buffer of about TILE_BYTES (whole signals when
+#: they fit in twice that).
+BLOCK_TILES = 512
 TILE_BYTES = 1 << 20
 MAX_TILE = 4096
 #: Fewer signals than this (per row, or in all) are not worth a lane kernel.
 MIN_LANES = 16
-#: Rows ahead that the row kernel prefetches (0: none).
-PREFETCH_ROWS = 8
 #: Lane kernels keep int32 counters per lane: longer signals use the scalar scan.
 _MAX_LANE_LENGTH = 2**31 - 1
 
 
 def _threads() -> int:
-    n = min(_config.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    """Set (and return) the thread count of this call: smpfast's, capped by Numba's."""
+    n = int(min(_config.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     return n
 
@@ -66,10 +66,16 @@ def _measure(
 ) -> tuple[np.ndarray, np.ndarray]:
     threads = _threads()
     y = as_float(y)
+    if y.ndim == 0 or y.size == 0 or y.shape[-1] < 3:  # the registry never passes these
+        return np.zeros(y.shape[:-1]), np.zeros(y.shape[:-1], dtype=np.int64)
     p = plan(y)
     height = float(height)
     two, tol_e, h_e, fmax = _scalars(y.dtype, tol, height)
     omit = bool(omit)
+    if run:
+        kind = kernels.RUN_F32 if y.dtype == np.float32 else kernels.RUN
+    else:
+        kind = kernels.LOCAL0 if height == 0.0 else kernels.LOCAL
     n_signals = p.in_off.size * p.n_inner
     out_smp = np.empty(n_signals, dtype=np.float64)
     out_cnt = np.empty(n_signals, dtype=np.int64)
@@ -77,14 +83,17 @@ def _measure(
     if p.n_inner >= MIN_LANES and p.si < abs(p.st) and p.n <= _MAX_LANE_LENGTH:
         # (a) neighbouring signals are nearer in memory than neighbouring samples
         block = _row_block(p.n_inner, p.in_off.size, threads)
-        kernels.lanes_rows(*args, block, PREFETCH_ROWS, run, h_e, height, tol_e, two, fmax,
+        kernels.lanes_rows(*args, block, kind, h_e, height, tol_e, two, fmax,
                            omit, out_smp, out_cnt)
     elif n_signals >= MIN_LANES and p.n <= _MAX_LANE_LENGTH:
         # (b) signals along the path: transpose tiles, then the same lane kernel
         block = _tile_block(n_signals, threads)
         row_bytes = (block + 64 // y.itemsize) * y.itemsize
-        tile = min(p.n, MAX_TILE, max(16, TILE_BYTES // row_bytes))
-        kernels.lanes_tiles(*args, block, tile, run, h_e, height, tol_e, two, fmax, omit,
+        tile = max(16, TILE_BYTES // row_bytes)
+        if p.n <= 2 * tile:
+            tile = p.n
+        tile = min(tile, MAX_TILE)
+        kernels.lanes_tiles(*args, block, tile, kind, h_e, height, tol_e, two, fmax, omit,
                             out_smp, out_cnt)
     else:
         # few (or extremely long) signals: one scalar scan per signal
@@ -102,6 +111,8 @@ def _peaks(
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     p = plan(y)
     two, tol_e, _, _ = _scalars(y.dtype, tol, float(height))
+    pos: np.ndarray
+    mag: np.ndarray
     pos, mag = kernels.find_peaks_kernel(p.flat, int(p.in_off[0]), p.n, p.st, run,
                                          float(height), tol_e, two, bool(omit))
     return pos, mag
@@ -215,10 +226,14 @@ def describe() -> dict[str, Any]:
     >>> _numba.describe()["name"]
     'numba'
     """
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        layer = f"{numba.config.THREADING_LAYER} (not started)"
     return {
         "name": name,
         "simd": "llvm auto",
-        "threads": min(_config.get_num_threads(), numba.config.NUMBA_NUM_THREADS),
+        "threads": int(min(_config.get_num_threads(), numba.config.NUMBA_NUM_THREADS)),
         "numba": numba.__version__,
-        "threading_layer": numba.config.THREADING_LAYER,
+        "threading_layer": layer,
     }

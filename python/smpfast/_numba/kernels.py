@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (Numba kernels: untyped by design; Numba infers the types from the arguments.)
 """Numba kernels of the ``numba`` backend (compiled on first use, cached on disk).
 
 Every kernel reads the input through ``flat``: a read-only 1-D contiguous view of the
@@ -14,107 +16,237 @@ as scalars of that dtype so that no operation widens), in the order
 
 and magnitudes are compared with ``height`` and summed in float64, in ``t`` order.
 
-Two loop orders:
+Three drivers, chosen by ``backend._measure`` from the strides:
 
-* lane kernels (``_lanes_*``): a block of up to ``B`` signals is advanced one time step
-  at a time; the per-signal state lives in small arrays, and the update over the block is
-  branch-free so that LLVM vectorises it. Signals that are adjacent in memory (batch axis
-  with the smaller stride) are read row by row straight from the input; signals that are
-  contiguous along the path are first transposed, a tile of time steps at a time, into a
-  small buffer.
-* scalar scans (``_scan_*``): one signal at a time, with peak positions, used for
-  ``find_peaks`` and for the signals holding non-finite samples under ``omit``.
+* ``lanes_rows``: neighbouring signals are nearer in memory than neighbouring samples
+  (e.g. a C-ordered ``(T, H, W)`` stack measured along axis 0). ``prange`` over blocks of
+  up to a few thousand adjacent signals ("lanes"); for each time step, a branch-free
+  update of every lane, whose state lives in small per-block arrays, reads the row of
+  samples in place. LLVM vectorises the lane loop; four time steps are done per pass over
+  the lanes so that the state is loaded and stored once per four samples.
+* ``lanes_tiles``: signals contiguous along the path. Blocks of signals are transposed,
+  a tile of time steps at a time, into a small buffer, and advanced by the same updates.
+* ``signals_scan``: one scalar scan per signal, for very few (or extremely long) signals.
+
+The scalar scans (``_scan``) also give peak positions (``find_peaks``) and measure the
+signals holding non-finite samples, which the lane kernels only detect.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 _OPTS = {"cache": True, "nogil": True}
 
 
-# --------------------------------------------------------------------------- prefetch
-@intrinsic
-def _prefetch(typingctx, arr, idx):
-    """``prefetcht0`` of ``arr[idx]`` (a hint: never faults, no bounds check)."""
-    sig = types.void(arr, types.intp)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 # --------------------------------------------------------------------------- lane steps
-@njit(**_OPTS)
-def _local_step(ym, y0, yp, ps, smp, cnt, h_e, tol, two, zero, fmax):
-    """One time step of the local-mode state machine for every lane of a block.
+# One update of one lane, inlined into the lane loops below. ``q`` (local mode) is the
+# previous |d| of the lane, negated while the lane is rising into its plateau (a plateau
+# risen into is never 0); ``s`` (run mode) is the float64 sum of the open run (0: none).
+@njit(inline="always", **_OPTS)
+def _upd_local(a, b, c, q, acc, n, h_e, tol, two, zero):
+    d = (c - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(c)
+    ad = abs(d)
+    v = zero if ad < tol * scale else ad
+    pv = abs(q)
+    # rising and v < pv: v + q = v - pv (exact sign); pv >= h_e <=> float64(pv) >= height
+    peak = ((v + q) < zero) & (pv >= h_e)
+    acc += np.float64(pv) if peak else 0.0
+    n += peak
+    keep = q if v == pv else v
+    return (-v if v > pv else keep), acc, n
 
-    ``ps[k]`` is the previous ``|d|`` of lane ``k``, negated while the lane is rising
-    into its plateau (a rising plateau is never 0). ``h_e`` is the smallest value of the
-    dtype ``>= height``, so ``p >= h_e`` is exactly ``float64(p) >= height``. Returns
-    whether a non-finite sample was read.
-    """
+
+@njit(inline="always", **_OPTS)
+def _upd_local0(a, b, c, q, acc, n, h_e, tol, two, zero):
+    # _upd_local for height 0 (every peak counts; h_e unused)
+    d = (c - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(c)
+    ad = abs(d)
+    v = zero if ad < tol * scale else ad
+    pv = abs(q)
+    peak = (v + q) < zero
+    acc += np.float64(pv) if peak else 0.0
+    n += peak
+    keep = q if v == pv else v
+    return (-v if v > pv else keep), acc, n
+
+
+@njit(inline="always", **_OPTS)
+def _upd_run(a, b, c, s, acc, n, height, tol, two, zero):
+    d = (c - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(c)
+    dz = zero if abs(d) < tol * scale else d
+    dd = np.float64(dz)
+    same = ((dd > 0.0) & (s > 0.0)) | ((dd < 0.0) & (s < 0.0))
+    ms = abs(s)
+    close = (not same) & (s != 0.0) & (ms >= height)
+    acc += ms if close else 0.0
+    n += close
+    return (s + dd if same else dd), acc, n
+
+
+@njit(inline="always", **_OPTS)
+def _upd_run_f32(a, b, c, s, acc, n, height, tol, two, zero):
+    # float32 samples: |dd| and |s| are >= 2**-149, so dd * s never underflows to 0 and
+    # its sign says whether both are nonzero with the same sign
+    d = (c - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(c)
+    dz = zero if abs(d) < tol * scale else d
+    dd = np.float64(dz)
+    same = dd * s > 0.0
+    ms = abs(s)
+    close = (not same) & (ms != 0.0) & (ms >= height)
+    acc += ms if close else 0.0
+    n += close
+    return (s + dd if same else dd), acc, n
+
+
+@njit(**_OPTS)
+def _local1(r0, r1, r2, q, smp, cnt, h_e, tol, two, zero, fmax):
     nf = False
-    for k in range(ps.size):
-        a = ym[k]
-        b = y0[k]
-        c = yp[k]
-        ac = abs(c)
-        d = (c - two * b) + a
-        scale = (abs(a) + two * abs(b)) + ac
-        ad = abs(d)
-        v = zero if ad < tol * scale else ad
-        q = ps[k]
-        r = q < zero
-        pv = abs(q)
-        peak = (v < pv) & r & (pv >= h_e)
-        smp[k] += np.float64(pv) if peak else 0.0
-        cnt[k] += peak
-        rises = (v > pv) | (r & (v == pv))
-        ps[k] = -v if rises else v
-        nf |= not (ac <= fmax)
+    for k in range(q.size):
+        c = r2[k]
+        q[k], smp[k], cnt[k] = _upd_local(r0[k], r1[k], c, q[k], smp[k], cnt[k], h_e, tol,
+                                          two, zero)
+        nf |= not (abs(c) <= fmax)
     return nf
 
 
 @njit(**_OPTS)
-def _run_step(ym, y0, yp, s, smp, cnt, height, tol, two, zero, fmax):
-    """One time step of the run-mode state machine for every lane of a block.
+def _local4(r0, r1, r2, r3, r4, r5, q, smp, cnt, h_e, tol, two, zero, fmax):
+    nf = False
+    for k in range(q.size):
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        v, a, n = _upd_local(y0, y1, y2, q[k], smp[k], cnt[k], h_e, tol, two, zero)
+        v, a, n = _upd_local(y1, y2, y3, v, a, n, h_e, tol, two, zero)
+        v, a, n = _upd_local(y2, y3, y4, v, a, n, h_e, tol, two, zero)
+        q[k], smp[k], cnt[k] = _upd_local(y3, y4, y5, v, a, n, h_e, tol, two, zero)
+        nf |= not ((abs(y2) + abs(y3)) + (abs(y4) + abs(y5)) <= fmax)  # NaN-safe, unlike max
+    return nf
 
-    ``s[k]`` is the float64 running sum of lane ``k``'s open run (0: none). Returns
-    whether a non-finite sample was read.
-    """
+
+@njit(**_OPTS)
+def _local1_0(r0, r1, r2, q, smp, cnt, h_e, tol, two, zero, fmax):
+    nf = False
+    for k in range(q.size):
+        c = r2[k]
+        q[k], smp[k], cnt[k] = _upd_local0(r0[k], r1[k], c, q[k], smp[k], cnt[k], h_e, tol,
+                                           two, zero)
+        nf |= not (abs(c) <= fmax)
+    return nf
+
+
+@njit(**_OPTS)
+def _local4_0(r0, r1, r2, r3, r4, r5, q, smp, cnt, h_e, tol, two, zero, fmax):
+    nf = False
+    for k in range(q.size):
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        v, a, n = _upd_local0(y0, y1, y2, q[k], smp[k], cnt[k], h_e, tol, two, zero)
+        v, a, n = _upd_local0(y1, y2, y3, v, a, n, h_e, tol, two, zero)
+        v, a, n = _upd_local0(y2, y3, y4, v, a, n, h_e, tol, two, zero)
+        q[k], smp[k], cnt[k] = _upd_local0(y3, y4, y5, v, a, n, h_e, tol, two, zero)
+        nf |= not ((abs(y2) + abs(y3)) + (abs(y4) + abs(y5)) <= fmax)  # NaN-safe, unlike max
+    return nf
+
+
+@njit(**_OPTS)
+def _run1(r0, r1, r2, s, smp, cnt, height, tol, two, zero, fmax):
     nf = False
     for k in range(s.size):
-        a = ym[k]
-        b = y0[k]
-        c = yp[k]
-        ac = abs(c)
-        d = (c - two * b) + a
-        scale = (abs(a) + two * abs(b)) + ac
-        dz = zero if abs(d) < tol * scale else d
-        dd = np.float64(dz)
-        sk = s[k]
-        same = ((dd > 0.0) & (sk > 0.0)) | ((dd < 0.0) & (sk < 0.0))
-        ms = abs(sk)
-        close = (not same) & (sk != 0.0) & (ms >= height)
-        smp[k] += ms if close else 0.0
-        cnt[k] += close
-        s[k] = sk + dd if same else dd
-        nf |= not (ac <= fmax)
+        c = r2[k]
+        s[k], smp[k], cnt[k] = _upd_run(r0[k], r1[k], c, s[k], smp[k], cnt[k], height, tol,
+                                        two, zero)
+        nf |= not (abs(c) <= fmax)
     return nf
+
+
+@njit(**_OPTS)
+def _run4(r0, r1, r2, r3, r4, r5, s, smp, cnt, height, tol, two, zero, fmax):
+    nf = False
+    for k in range(s.size):
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        v, a, n = _upd_run(y0, y1, y2, s[k], smp[k], cnt[k], height, tol, two, zero)
+        v, a, n = _upd_run(y1, y2, y3, v, a, n, height, tol, two, zero)
+        v, a, n = _upd_run(y2, y3, y4, v, a, n, height, tol, two, zero)
+        s[k], smp[k], cnt[k] = _upd_run(y3, y4, y5, v, a, n, height, tol, two, zero)
+        nf |= not ((abs(y2) + abs(y3)) + (abs(y4) + abs(y5)) <= fmax)  # NaN-safe, unlike max
+    return nf
+
+
+@njit(**_OPTS)
+def _run1_f32(r0, r1, r2, s, smp, cnt, height, tol, two, zero, fmax):
+    nf = False
+    for k in range(s.size):
+        c = r2[k]
+        s[k], smp[k], cnt[k] = _upd_run_f32(r0[k], r1[k], c, s[k], smp[k], cnt[k], height,
+                                            tol, two, zero)
+        nf |= not (abs(c) <= fmax)
+    return nf
+
+
+@njit(**_OPTS)
+def _run4_f32(r0, r1, r2, r3, r4, r5, s, smp, cnt, height, tol, two, zero, fmax):
+    nf = False
+    for k in range(s.size):
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        v, a, n = _upd_run_f32(y0, y1, y2, s[k], smp[k], cnt[k], height, tol, two, zero)
+        v, a, n = _upd_run_f32(y1, y2, y3, v, a, n, height, tol, two, zero)
+        v, a, n = _upd_run_f32(y2, y3, y4, v, a, n, height, tol, two, zero)
+        s[k], smp[k], cnt[k] = _upd_run_f32(y3, y4, y5, v, a, n, height, tol, two, zero)
+        nf |= not ((abs(y2) + abs(y3)) + (abs(y4) + abs(y5)) <= fmax)  # NaN-safe, unlike max
+    return nf
+
+
+#: Kernel kinds: local mode (LOCAL0: height 0), run mode (RUN_F32: float32 samples).
+LOCAL, LOCAL0, RUN, RUN_F32 = 0, 1, 2, 3
+
+
+@njit(**_OPTS)
+def _step(kind, u, r0, r1, r2, r3, r4, r5, q, s, smp, cnt, h_e, height, tol, two, zero, fmax):
+    """Advance every lane of a block by ``u`` (1 or 4) time steps.
+
+    Rows ``r0 .. r(u+1)`` hold samples ``t-2 .. t+u-1`` of the lanes (unused rows may be
+    anything). ``kind`` is one of the kinds above. Returns whether a non-finite sample
+    was read in rows ``r2`` onwards.
+    """
+    if kind == LOCAL0:
+        if u == 4:
+            return _local4_0(r0, r1, r2, r3, r4, r5, q, smp, cnt, h_e, tol, two, zero, fmax)
+        return _local1_0(r0, r1, r2, q, smp, cnt, h_e, tol, two, zero, fmax)
+    if kind == LOCAL:
+        if u == 4:
+            return _local4(r0, r1, r2, r3, r4, r5, q, smp, cnt, h_e, tol, two, zero, fmax)
+        return _local1(r0, r1, r2, q, smp, cnt, h_e, tol, two, zero, fmax)
+    if kind == RUN_F32:
+        if u == 4:
+            return _run4_f32(r0, r1, r2, r3, r4, r5, s, smp, cnt, height, tol, two, zero, fmax)
+        return _run1_f32(r0, r1, r2, s, smp, cnt, height, tol, two, zero, fmax)
+    if u == 4:
+        return _run4(r0, r1, r2, r3, r4, r5, s, smp, cnt, height, tol, two, zero, fmax)
+    return _run1(r0, r1, r2, s, smp, cnt, height, tol, two, zero, fmax)
 
 
 @njit(**_OPTS)
@@ -277,46 +409,38 @@ def _finish(flat, starts, obases, n, st, run, smp, cnt, bad, out_smp, out_cnt, h
 
 
 @njit(**_OPTS)
-def _rows_block(flat, start, si, nl, n, st, run, h_e, height, tol, two, zero, fmax, ahead,
-                ps, s, smp, cnt, bad):
+def _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, fmax,
+                q, s, smp, cnt, bad):
     """Advance lanes ``flat[start + k * si + t * st]``, ``k < nl``, through all ``t``.
 
-    Reads the rows in place (row ``t`` holds sample ``t`` of every lane), prefetching
-    row ``t + ahead``. Sets ``bad[k]`` for the lanes holding a non-finite sample.
+    Reads the rows in place (row ``t`` holds sample ``t`` of every lane), four time steps
+    per pass over the lanes. Sets ``bad[k]`` for the lanes holding a non-finite sample.
     """
     span = (nl - 1) * si + 1
-    line = max(1, 64 // flat.itemsize)
     nf = False
     for k in range(nl):
         nf |= not (abs(flat[start + k * si]) <= fmax)
         nf |= not (abs(flat[start + st + k * si]) <= fmax)
-    a0 = start
-    b0 = start + st
-    for t in range(2, n):
-        c0 = start + t * st
-        if ahead > 0 and t + ahead < n:
-            f0 = c0 + ahead * st
-            for j in range(0, span, line):
-                _prefetch(flat, f0 + j)
+    t = 2
+    while t < n:
+        u = 4 if t + 4 <= n else 1
+        o0 = start + (t - 2) * st
+        o1 = o0 + st
+        o2 = o1 + st
+        o3 = o2 + st if u == 4 else o2
+        o4 = o3 + st if u == 4 else o2
+        o5 = o4 + st if u == 4 else o2
         if si == 1:
-            ym = flat[a0:a0 + nl]
-            y0 = flat[b0:b0 + nl]
-            yp = flat[c0:c0 + nl]
-            if run:
-                nf |= _run_step(ym, y0, yp, s, smp, cnt, height, tol, two, zero, fmax)
-            else:
-                nf |= _local_step(ym, y0, yp, ps, smp, cnt, h_e, tol, two, zero, fmax)
+            nf |= _step(kind, u, flat[o0:o0 + nl], flat[o1:o1 + nl], flat[o2:o2 + nl],
+                        flat[o3:o3 + nl], flat[o4:o4 + nl], flat[o5:o5 + nl], q, s, smp, cnt,
+                        h_e, height, tol, two, zero, fmax)
         else:
-            ym = flat[a0:a0 + span:si]
-            y0 = flat[b0:b0 + span:si]
-            yp = flat[c0:c0 + span:si]
-            if run:
-                nf |= _run_step(ym, y0, yp, s, smp, cnt, height, tol, two, zero, fmax)
-            else:
-                nf |= _local_step(ym, y0, yp, ps, smp, cnt, h_e, tol, two, zero, fmax)
-        a0 = b0
-        b0 = c0
-    if run:
+            nf |= _step(kind, u, flat[o0:o0 + span:si], flat[o1:o1 + span:si],
+                        flat[o2:o2 + span:si], flat[o3:o3 + span:si], flat[o4:o4 + span:si],
+                        flat[o5:o5 + span:si], q, s, smp, cnt, h_e, height, tol, two, zero,
+                        fmax)
+        t += u
+    if kind == RUN or kind == RUN_F32:
         _run_close(s, smp, cnt, height)
     if nf:  # rare: find the lanes, row by row
         for t in range(n):
@@ -326,28 +450,29 @@ def _rows_block(flat, start, si, nl, n, st, run, h_e, height, tol, two, zero, fm
 
 
 @njit(parallel=True, **_OPTS)
-def lanes_rows(flat, in_off, out_off, n_inner, si, so, n, st, block, ahead, run, h_e, height,
-               tol, two, fmax, omit, out_smp, out_cnt):
+def lanes_rows(flat, in_off, out_off, n_inner, si, so, n, st, block, kind, h_e, height, tol,
+               two, fmax, omit, out_smp, out_cnt):
     """Batch axis with the smaller stride: blocks of adjacent signals, read row by row.
 
     Signal ``(o, i)`` is ``flat[in_off[o] + i * si + t * st]`` (``si >= 1``); its results
     go to ``out_*[out_off[o] + i * so]``.
     """
     zero = two - two
+    run = kind == RUN or kind == RUN_F32
     n_outer = in_off.size
     nblk = (n_inner + block - 1) // block
-    for u in prange(n_outer * nblk):
-        o = u // nblk
-        i0 = (u - o * nblk) * block
+    for b in prange(n_outer * nblk):
+        o = b // nblk
+        i0 = (b - o * nblk) * block
         nl = min(block, n_inner - i0)
         start = in_off[o] + i0 * si
-        ps = np.full(nl, np.inf, dtype=flat.dtype)
+        q = np.full(nl, np.inf, dtype=flat.dtype)
         s = np.zeros(nl, dtype=np.float64)
         smp = np.zeros(nl, dtype=np.float64)
         cnt = np.zeros(nl, dtype=np.int32)
         bad = np.zeros(nl, dtype=np.bool_)
-        _rows_block(flat, start, si, nl, n, st, run, h_e, height, tol, two, zero, fmax, ahead,
-                    ps, s, smp, cnt, bad)
+        _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, fmax,
+                    q, s, smp, cnt, bad)
         starts = start + np.arange(nl) * si
         obases = out_off[o] + (i0 + np.arange(nl)) * so
         _finish(flat, starts, obases, n, st, run, smp, cnt, bad, out_smp, out_cnt, height, tol,
@@ -355,8 +480,46 @@ def lanes_rows(flat, in_off, out_off, n_inner, si, so, n, st, block, ahead, run,
 
 
 @njit(**_OPTS)
-def _tiles_block(flat, starts, n, st, tile, run, h_e, height, tol, two, zero, fmax,
-                 ps, s, smp, cnt, bad):
+def _fill(flat, starts, st, t, m, buf, r0):
+    """``buf[r0 + r, k] = flat[starts[k] + (t + r) * st]`` for ``r < m`` (a transpose)."""
+    nl = starts.size
+    k0 = 0
+    if st == 1:  # eight signals at a time: contiguous reads, 8-wide row writes
+        while k0 + 8 <= nl:
+            s0 = flat[starts[k0] + t:starts[k0] + t + m]
+            s1 = flat[starts[k0 + 1] + t:starts[k0 + 1] + t + m]
+            s2 = flat[starts[k0 + 2] + t:starts[k0 + 2] + t + m]
+            s3 = flat[starts[k0 + 3] + t:starts[k0 + 3] + t + m]
+            s4 = flat[starts[k0 + 4] + t:starts[k0 + 4] + t + m]
+            s5 = flat[starts[k0 + 5] + t:starts[k0 + 5] + t + m]
+            s6 = flat[starts[k0 + 6] + t:starts[k0 + 6] + t + m]
+            s7 = flat[starts[k0 + 7] + t:starts[k0 + 7] + t + m]
+            for r in range(m):
+                row = buf[r0 + r, k0:k0 + 8]
+                row[0] = s0[r]
+                row[1] = s1[r]
+                row[2] = s2[r]
+                row[3] = s3[r]
+                row[4] = s4[r]
+                row[5] = s5[r]
+                row[6] = s6[r]
+                row[7] = s7[r]
+            k0 += 8
+    for k in range(k0, nl):
+        base = starts[k] + t * st
+        col = buf[r0:r0 + m, k]
+        if st == 1:
+            src = flat[base:base + m]
+            for r in range(m):
+                col[r] = src[r]
+        else:
+            for r in range(m):
+                col[r] = flat[base + r * st]
+
+
+@njit(**_OPTS)
+def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, fmax,
+                 q, s, smp, cnt, bad):
     """Advance the lanes ``flat[starts[k] + t * st]`` through a transposed tile buffer."""
     nl = starts.size
     # rows padded by one cache line: a power-of-two row length would map a tile column
@@ -367,33 +530,27 @@ def _tiles_block(flat, starts, n, st, tile, run, h_e, height, tol, two, zero, fm
     filled = 0  # rows of buf holding data
     while t0 + filled < n:
         m = min(tile + 2 - filled, n - t0 - filled)
-        for k in range(nl):
-            base = starts[k] + (t0 + filled) * st
-            col = buf[filled:filled + m, k]
-            if st == 1:
-                src = flat[base:base + m]
-                for r in range(m):
-                    col[r] = src[r]
-            else:
-                for r in range(m):
-                    col[r] = flat[base + r * st]
+        _fill(flat, starts, st, t0 + filled, m, buf, filled)
         if t0 == 0:
             for k in range(nl):
                 nf |= not (abs(buf[0, k]) <= fmax)
                 nf |= not (abs(buf[1, k]) <= fmax)
         filled += m
-        for r in range(2, filled):
-            if run:
-                nf |= _run_step(buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], s, smp, cnt,
-                                height, tol, two, zero, fmax)
-            else:
-                nf |= _local_step(buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], ps, smp, cnt,
-                                  h_e, tol, two, zero, fmax)
+        r = 2
+        while r < filled:
+            u = 4 if r + 4 <= filled else 1
+            r3 = r + 1 if u == 4 else r
+            r4 = r + 2 if u == 4 else r
+            r5 = r + 3 if u == 4 else r
+            nf |= _step(kind, u, buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], buf[r3, :nl],
+                        buf[r4, :nl], buf[r5, :nl], q, s, smp, cnt, h_e, height, tol, two,
+                        zero, fmax)
+            r += u
         buf[0] = buf[filled - 2]
         buf[1] = buf[filled - 1]
         t0 += filled - 2
         filled = 2
-    if run:
+    if kind == RUN or kind == RUN_F32:
         _run_close(s, smp, cnt, height)
     if nf:  # rare: find the lanes
         for k in range(nl):
@@ -404,17 +561,18 @@ def _tiles_block(flat, starts, n, st, tile, run, h_e, height, tol, two, zero, fm
 
 
 @njit(parallel=True, **_OPTS)
-def lanes_tiles(flat, in_off, out_off, n_inner, si, so, n, st, block, tile, run, h_e, height,
+def lanes_tiles(flat, in_off, out_off, n_inner, si, so, n, st, block, tile, kind, h_e, height,
                 tol, two, fmax, omit, out_smp, out_cnt):
     """Signals contiguous along the path: blocks of signals transposed tile by tile.
 
     Same addressing as :func:`lanes_rows`; the blocks run over the flattened ``(o, i)``.
     """
     zero = two - two
+    run = kind == RUN or kind == RUN_F32
     total = in_off.size * n_inner
     nblk = (total + block - 1) // block
-    for u in prange(nblk):
-        g0 = u * block
+    for b in prange(nblk):
+        g0 = b * block
         nl = min(block, total - g0)
         starts = np.empty(nl, dtype=np.int64)
         obases = np.empty(nl, dtype=np.int64)
@@ -424,13 +582,13 @@ def lanes_tiles(flat, in_off, out_off, n_inner, si, so, n, st, block, tile, run,
             i = g - o * n_inner
             starts[k] = in_off[o] + i * si
             obases[k] = out_off[o] + i * so
-        ps = np.full(nl, np.inf, dtype=flat.dtype)
+        q = np.full(nl, np.inf, dtype=flat.dtype)
         s = np.zeros(nl, dtype=np.float64)
         smp = np.zeros(nl, dtype=np.float64)
         cnt = np.zeros(nl, dtype=np.int32)
         bad = np.zeros(nl, dtype=np.bool_)
-        _tiles_block(flat, starts, n, st, tile, run, h_e, height, tol, two, zero, fmax,
-                     ps, s, smp, cnt, bad)
+        _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, fmax,
+                     q, s, smp, cnt, bad)
         _finish(flat, starts, obases, n, st, run, smp, cnt, bad, out_smp, out_cnt, height, tol,
                 two, zero, omit)
 

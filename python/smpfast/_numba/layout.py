@@ -69,7 +69,7 @@ def plan(y: np.ndarray) -> Plan:
     n, st = y.shape[-1], strides[-1]
     out_strides = [int(np.prod(batch_shape[k + 1 :])) for k in range(len(batch_shape))]
     in_base, out_base = base, 0
-    axes = []  # [size, in stride, out stride] of the batch axes longer than 1
+    axes: list[list[int]] = []  # [size, in stride, out stride] of batch axes longer than 1
     for size, s, so in zip(batch_shape, strides[:-1], out_strides, strict=True):
         if size == 1:
             continue
