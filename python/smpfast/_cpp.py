@@ -15,28 +15,28 @@ def smp_local(
     y: np.ndarray, height: float, tol: float, omit: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Local-mode SMP and counts (see ``smpfast.reference.smp_local``)."""
-    return _core.smp_local(y, height, tol, omit, _config.get_num_threads())  # type: ignore[no-any-return]
+    return _core.smp_local(y, height, tol, omit, _config.get_num_threads())
 
 
 def smp_run(
     y: np.ndarray, height: float, tol: float, omit: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run-mode SMP and counts (see ``smpfast.reference.smp_run``)."""
-    return _core.smp_run(y, height, tol, omit, _config.get_num_threads())  # type: ignore[no-any-return]
+    return _core.smp_run(y, height, tol, omit, _config.get_num_threads())
 
 
 def find_peaks_local(
     y: np.ndarray, height: float, tol: float, omit: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Local-mode peaks of one signal (see ``smpfast.reference.find_peaks_local``)."""
-    return _core.find_peaks_local(y, height, tol, omit)  # type: ignore[no-any-return]
+    return _core.find_peaks_local(y, height, tol, omit)
 
 
 def find_peaks_run(
     y: np.ndarray, height: float, tol: float, omit: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run-mode peaks of one signal (see ``smpfast.reference.find_peaks_run``)."""
-    return _core.find_peaks_run(y, height, tol, omit)  # type: ignore[no-any-return]
+    return _core.find_peaks_run(y, height, tol, omit)
 
 
 def describe() -> dict[str, Any]:

@@ -31,7 +31,7 @@ def conv2d(
     """Direct convolution in C++ (see ``smpfast.nn_reference.conv2d``)."""
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     return _core.conv2d(x, weight, bias, sh, sw, ph, pw, dh, dw, groups,
-                        _config.get_num_threads())  # type: ignore[no-any-return]
+                        _config.get_num_threads())
 
 
 def max_pool2d(
@@ -46,7 +46,7 @@ def max_pool2d(
     h, w = x.shape[2:]
     ho = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     wo = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    return _core.max_pool2d(  # type: ignore[no-any-return]
+    return _core.max_pool2d(
         x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
         dilation[0], dilation[1], ho, wo, True, _config.get_num_threads(),
     )
@@ -64,7 +64,7 @@ def avg_pool2d(
     h, w = x.shape[2:]
     ho = pool_output_size(h, kernel[0], stride[0], padding[0], 1, ceil_mode)
     wo = pool_output_size(w, kernel[1], stride[1], padding[1], 1, ceil_mode)
-    return _core.avg_pool2d(  # type: ignore[no-any-return]
+    return _core.avg_pool2d(
         x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], ho, wo,
         count_include_pad, _config.get_num_threads(),
     )
@@ -72,17 +72,17 @@ def avg_pool2d(
 
 def relu(x: np.ndarray) -> np.ndarray:
     """ReLU in C++."""
-    return _core.relu(x, _config.get_num_threads())  # type: ignore[no-any-return]
+    return _core.relu(x, _config.get_num_threads())
 
 
 def leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
     """Leaky ReLU in C++."""
-    return _core.leaky_relu(x, slope, _config.get_num_threads())  # type: ignore[no-any-return]
+    return _core.leaky_relu(x, slope, _config.get_num_threads())
 
 
 def prelu(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """PReLU in C++ (x is (N, C, M), weight (C,))."""
-    return _core.prelu(x, weight, _config.get_num_threads())  # type: ignore[no-any-return]
+    return _core.prelu(x, weight, _config.get_num_threads())
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

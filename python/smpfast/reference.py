@@ -62,7 +62,8 @@ def _float(y: np.ndarray) -> np.ndarray:
 def second_difference(y: np.ndarray) -> np.ndarray:
     """``d[t] = (y[t+1] - 2 y[t]) + y[t-1]`` along the last axis, in ``y``'s float dtype."""
     y = _float(y)
-    return (y[..., 2:] - y.dtype.type(2) * y[..., 1:-1]) + y[..., :-2]
+    d: np.ndarray = (y[..., 2:] - y.dtype.type(2) * y[..., 1:-1]) + y[..., :-2]
+    return d
 
 
 def floored_second_difference(y: np.ndarray, tol: float) -> np.ndarray:
