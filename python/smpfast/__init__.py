@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from . import nn
 from ._backends import available_backends, set_backend, use_backend, warn_if_extension_missing
 from ._config import get_num_threads, set_num_threads
 from ._show import show_config
@@ -26,6 +27,7 @@ __all__ = [
     "available_backends",
     "find_peaks",
     "get_num_threads",
+    "nn",
     "peak_count",
     "second_diff",
     "set_backend",
