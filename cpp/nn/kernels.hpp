@@ -74,8 +74,8 @@ inline void conv_row_generic(const ConvPlan& P, std::int64_t n, std::int64_t g, 
 #if defined(__AVX512F__)
 constexpr std::int64_t kMaxConvKW = 16;  // wider kernels take the generic path
 
-// float32, unit column stride: OB output channels x 2 vectors of 16 columns in registers.
-template <int OB>
+// float32, unit column stride: OB output channels x JB vectors of 16 columns in registers.
+template <int OB, int JB>
 inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o0,
                              std::int64_t i) {
     const float* x = static_cast<const float*>(P.x);
@@ -83,11 +83,11 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
     const float* bias = static_cast<const float*>(P.bias);
     const std::int64_t Cg = P.C / P.groups;
     const std::int64_t wstride_o = Cg * P.KH * P.KW;
-    for (std::int64_t jb = 0; jb < P.WO; jb += 32) {
+    for (std::int64_t jb = 0; jb < P.WO; jb += 16 * JB) {
         // load masks per kernel column (input columns inside [0, W)), hoisted out of c, kh
-        __mmask16 mask[kMaxConvKW][2];
+        __mmask16 mask[kMaxConvKW][JB];
         for (std::int64_t kw = 0; kw < P.KW; ++kw)
-            for (int v = 0; v < 2; ++v) {
+            for (int v = 0; v < JB; ++v) {
                 const std::int64_t col = jb + 16 * v - P.pw + kw * P.dw;
                 std::int64_t lo = -col, hi = P.W - col;
                 if (lo < 0) lo = 0;
@@ -95,11 +95,10 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
                 mask[kw][v] = hi > lo ? static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u))
                                       : static_cast<__mmask16>(0);
             }
-        __m512 acc[OB][2];
+        __m512 acc[OB][JB];
         for (int ob = 0; ob < OB; ++ob) {
             const __m512 b = _mm512_set1_ps(bias ? bias[o0 + ob] : 0.0f);
-            acc[ob][0] = b;
-            acc[ob][1] = b;
+            for (int v = 0; v < JB; ++v) acc[ob][v] = b;
         }
         for (std::int64_t cl = 0; cl < Cg; ++cl) {
             const std::int64_t c = g * Cg + cl;
@@ -110,19 +109,18 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
                 const float* wk = w + (o0 * Cg + cl) * P.KH * P.KW + kh * P.KW;
                 for (std::int64_t kw = 0; kw < P.KW; ++kw) {
                     const float* xs = xrow + jb - P.pw + kw * P.dw;
-                    const __m512 xv[2] = {_mm512_maskz_loadu_ps(mask[kw][0], xs),
-                                          _mm512_maskz_loadu_ps(mask[kw][1], xs + 16)};
+                    __m512 xv[JB];
+                    for (int v = 0; v < JB; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[kw][v], xs + 16 * v);
                     for (int ob = 0; ob < OB; ++ob) {
                         const __m512 wv = _mm512_set1_ps(wk[ob * wstride_o + kw]);
-                        acc[ob][0] = _mm512_fmadd_ps(wv, xv[0], acc[ob][0]);
-                        acc[ob][1] = _mm512_fmadd_ps(wv, xv[1], acc[ob][1]);
+                        for (int v = 0; v < JB; ++v) acc[ob][v] = _mm512_fmadd_ps(wv, xv[v], acc[ob][v]);
                     }
                 }
             }
         }
         float* out = static_cast<float*>(P.out) + ((n * P.O + o0) * P.HO + i) * P.WO + jb;
-        for (int v = 0; v < 2; ++v) {
-            std::int64_t left = P.WO - jb - 16 * v;
+        for (int v = 0; v < JB; ++v) {
+            const std::int64_t left = P.WO - jb - 16 * v;
             if (left <= 0) break;
             const __mmask16 m =
                 left >= 16 ? static_cast<__mmask16>(0xffff)
@@ -131,6 +129,16 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
                 _mm512_mask_storeu_ps(out + ob * P.HO * P.WO + 16 * v, m, acc[ob][v]);
         }
     }
+}
+
+// Output channels o0 .. o0 + count of one row, in register blocks.
+template <int JB>
+inline void conv_channels_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g,
+                                 std::int64_t o, std::int64_t i, std::int64_t count) {
+    for (; count >= 6; count -= 6, o += 6) conv_rows_avx512<6, JB>(P, n, g, o, i);
+    for (; count >= 4; count -= 4, o += 4) conv_rows_avx512<4, JB>(P, n, g, o, i);
+    for (; count >= 2; count -= 2, o += 2) conv_rows_avx512<2, JB>(P, n, g, o, i);
+    for (; count >= 1; count -= 1, o += 1) conv_rows_avx512<1, JB>(P, n, g, o, i);
 }
 #endif
 
@@ -155,11 +163,10 @@ inline void conv_tasks_typed(const ConvPlan& P, std::int64_t t0, std::int64_t t1
 #if defined(__AVX512F__)
         if constexpr (sizeof(E) == 4) {
             if (P.sw == 1 && P.KW <= kMaxConvKW) {
-                std::int64_t o = o0;
-                std::int64_t left = count;
-                for (; left >= 8; left -= 8, o += 8) conv_rows_avx512<8>(P, n, g, o, i);
-                for (; left >= 4; left -= 4, o += 4) conv_rows_avx512<4>(P, n, g, o, i);
-                for (; left >= 1; left -= 1, o += 1) conv_rows_avx512<1>(P, n, g, o, i);
+                if (P.WO > 32)
+                    conv_channels_avx512<4>(P, n, g, o0, i, count);
+                else
+                    conv_channels_avx512<2>(P, n, g, o0, i, count);
                 continue;
             }
         }

@@ -8,7 +8,7 @@
 
 namespace smpfast {
 
-constexpr std::int64_t kConvOutBlock = 8;        // output channels per convolution task
+constexpr std::int64_t kConvOutBlock = 12;       // output channels per convolution task
 constexpr std::int64_t kActChunk = std::int64_t{1} << 16;  // elements per activation task
 
 struct ConvPlan {
