@@ -4,15 +4,20 @@
 One run prints, for each case, a table of best-of-N wall times, the throughput in GB/s
 of input read (``x.nbytes / best seconds``) and ratios: to the read bandwidth measured on
 the same array with the same thread count, to the NumPy reference, and to a per-signal
-``scipy.signal.find_peaks`` loop. See bench/README.md for what every column means.
+``scipy.signal.find_peaks`` loop. The ``nn`` group times ``smpfast.nn`` blocks (conv2d,
+max_pool2d, relu) on every backend next to ``torch.nn.functional`` on the same memory,
+with GFLOP/s or GB/s and the ratio torch time / smpfast time. See bench/README.md for
+what every column means.
 
     PYTHONPATH=python python bench/compare.py                 # full sizes, 2 threads
     PYTHONPATH=python python bench/compare.py --quick         # small arrays (CI smoke)
     PYTHONPATH=python python bench/compare.py --cases stack --threads 4 --json out.json
+    PYTHONPATH=python python bench/compare.py --cases nn      # smpfast.nn against torch
 
 Every backend is checked against the reference (SMP within rtol 1e-9, equal counts) on a
-subset before it is timed, and on the whole array after its warm-up call; a mismatch
-aborts the run with exit status 1.
+subset before it is timed, and on the whole array after its warm-up call; an nn block is
+checked against torch's result on the same input. A mismatch aborts the run with exit
+status 1.
 """
 
 from __future__ import annotations
@@ -37,10 +42,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for benchmarks.common
 
-from benchmarks.common import BACKENDS, backend_problem, signals
+from benchmarks.common import BACKENDS, SEED, backend_problem, signals
 
 import smpfast
-from smpfast import _backends, _validate
+from smpfast import _backends, _validate, nn
 from smpfast.reference import floored_second_difference
 
 try:
@@ -75,7 +80,24 @@ ENV_SHOWN = (
     "NUMBA_NUM_THREADS",
     "NUMBA_THREADING_LAYER",
     "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "THP_MEM_ALLOC_ENABLE",
 )
+#: The case group of the ``smpfast.nn`` blocks against torch (see ``NN_CASES``).
+NN_GROUP = "nn"
+#: Samples per nn implementation (``--nn-repeat``): the rounds alternate implementations.
+NN_REPEAT = 15
+#: Time budget of one nn implementation's samples in one workload, in seconds.
+NN_BUDGET = 15.0
+#: A NumPy-reference nn call estimated to take longer than this (seconds) is timed on the
+#: first images of the batch and scaled to the whole batch (the row says "est.").
+NN_FULL_LIMIT = 20.0
+#: Untimed pause before each nn sample, so that the worker threads of the library timed
+#: just before (smpfast's pool, torch's OpenMP, Numba) stop spinning first.
+NN_PAUSE = 0.005
+#: conv2d results must agree with torch to this, relative to ``|x| conv |w|``.
+NN_CONV_RTOL = 1e-4
 
 
 class Mismatch(Exception):
@@ -150,6 +172,8 @@ class Row:
     per_read: float | None = None
     vs_ref: float | None = None
     vs_scipy: float | None = None
+    gflops: float | None = None
+    vs_torch: float | None = None
     estimated: bool = False
     note: str = ""
 
@@ -446,6 +470,318 @@ def torch_row(
     )
 
 
+# --------------------------------------------------------------------------- nn blocks
+@dataclasses.dataclass(frozen=True)
+class NNCase:
+    """One ``smpfast.nn`` workload: a block on a float32 (N, C, H, W) input."""
+
+    block: str  # "conv2d" (3x3, padding 1, no bias), "max_pool2d" (2x2, indices) or "relu"
+    shape: tuple[int, int, int, int]
+    quick_shape: tuple[int, int, int, int]
+    out_channels: int = 0  # conv2d only
+
+    def label(self, shape: tuple[int, ...]) -> str:
+        """The workload column: block, parameters and input shape."""
+        dims = "x".join(map(str, shape))
+        if self.block == "conv2d":
+            return f"conv2d 3x3 p1 {dims} -> {self.out_channels}"
+        if self.block == "max_pool2d":
+            return f"max_pool2d 2x2 {dims}"
+        return f"relu {dims}"
+
+
+NN_CASES = (
+    NNCase("conv2d", (64, 3, 64, 64), (8, 3, 64, 64), 16),
+    NNCase("conv2d", (64, 16, 64, 64), (8, 16, 64, 64), 16),
+    NNCase("conv2d", (16, 64, 64, 64), (2, 64, 64, 64), 64),
+    NNCase("max_pool2d", (64, 16, 128, 128), (8, 16, 128, 128)),
+    NNCase("relu", (64, 16, 128, 128), (8, 16, 128, 128)),
+)
+
+
+def timeit_interleaved(
+    fns: dict[str, Callable[[], Any]], repeat: int, budget: float = NN_BUDGET
+) -> dict[str, Timing]:
+    """Best-of-``repeat`` wall times of several warmed-up functions, sampled in rounds.
+
+    Each round takes one sample of every function that still needs one, in alternating
+    order (forward, then backward), after an untimed ``NN_PAUSE``: all of them see the same
+    load on a shared machine. The fastest of up to three untimed calls per function sizes
+    its samples as ``timeit`` does (calls under ``MIN_SAMPLE`` are looped inside a sample;
+    slow functions get fewer samples, to stay within ``budget`` each).
+    """
+    plan: dict[str, tuple[int, int]] = {}
+    for key, fn in fns.items():
+        first = math.inf
+        for _ in range(3):  # a shared machine: size the samples on the fastest call
+            t0 = time.perf_counter()
+            fn()
+            first = min(first, time.perf_counter() - t0)
+            if first > budget / repeat:
+                break
+        number = 1 if first >= MIN_SAMPLE else min(1000, math.ceil(MIN_SAMPLE / max(first, 1e-9)))
+        plan[key] = (number, max(1, min(repeat, int(budget / max(first * number, 1e-9)))))
+    times: dict[str, list[float]] = {key: [] for key in fns}
+    keys = list(fns)
+    rnd = 0
+    while any(len(times[k]) < plan[k][1] for k in keys):
+        for key in keys if rnd % 2 == 0 else keys[::-1]:
+            number, n = plan[key]
+            if len(times[key]) >= n:
+                continue
+            fn = fns[key]
+            time.sleep(NN_PAUSE)
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[key].append((time.perf_counter() - t0) / number)
+        rnd += 1
+    return {k: Timing(min(v), statistics.median(v), len(v), plan[k][0]) for k, v in times.items()}
+
+
+def nn_call(block: str, x: np.ndarray, w: np.ndarray | None, backend: str) -> Callable[[], Any]:
+    """One ``smpfast.nn`` call of the workload on ``backend``."""
+    if block == "conv2d":
+        return lambda: nn.conv2d(x, w, padding=1, backend=backend)
+    if block == "max_pool2d":
+        return lambda: nn.max_pool2d(x, 2, return_indices=True, backend=backend)
+    return lambda: nn.relu(x, backend=backend)
+
+
+def torch_call(
+    block: str, x: np.ndarray, w: np.ndarray | None, indices: bool = True
+) -> Callable[[], Any]:
+    """The same call in ``torch.nn.functional`` on ``torch.from_numpy`` of the same arrays."""
+    functional = torch.nn.functional
+    tx = torch.from_numpy(x)
+    tw = None if w is None else torch.from_numpy(w)
+
+    def run() -> Any:
+        with torch.inference_mode():
+            if block == "conv2d":
+                return functional.conv2d(tx, tw, padding=1)
+            if block == "max_pool2d":
+                return functional.max_pool2d(tx, 2, return_indices=indices)
+            return functional.relu(tx)
+
+    return run
+
+
+def as_numpy(result: Any) -> Any:
+    """A torch result (a tensor or a tuple of them) as NumPy arrays."""
+    if isinstance(result, tuple):
+        return tuple(r.numpy() for r in result)
+    return result.numpy()
+
+
+def conv_magnitude(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``|x| conv |w|`` in float64 (torch): the scale of conv2d's rounding errors."""
+    with torch.inference_mode():
+        return torch.nn.functional.conv2d(
+            torch.from_numpy(np.abs(x).astype(np.float64)),
+            torch.from_numpy(np.abs(w).astype(np.float64)),
+            padding=1,
+        ).numpy()
+
+
+def check_nn(block: str, got: Any, want: Any, scale: np.ndarray | None, what: str) -> None:
+    """Raise Mismatch unless an smpfast.nn result agrees with torch's.
+
+    conv2d: ``|got - want| <= NN_CONV_RTOL * scale`` (``scale = |x| conv |w|``);
+    max_pool2d: values and indices equal; relu: values equal.
+    """
+    pairs = list(zip(got, want, strict=True)) if block == "max_pool2d" else [(got, want)]
+    for part, (g, t) in zip(("values", "indices"), pairs, strict=False):
+        if g.shape != t.shape or g.dtype != t.dtype:
+            raise Mismatch(
+                f"{what}: {part} are {g.dtype} {g.shape}, torch gives {t.dtype} {t.shape}"
+            )
+        if block == "conv2d":
+            err = np.abs(g.astype(np.float64) - t)
+            tol = NN_CONV_RTOL * scale
+            bad = np.flatnonzero(err > tol)
+            if bad.size:
+                i = int(bad[np.argmax((err - tol).ravel()[bad])])
+                raise Mismatch(
+                    f"{what}: {bad.size} of {g.size} outputs differ from torch by more than "
+                    f"{NN_CONV_RTOL:g} x (|x| conv |w|); worst at flat index {i}: "
+                    f"{float(g.ravel()[i])!r} vs {float(t.ravel()[i])!r}, tolerance "
+                    f"{float(tol.ravel()[i]):.3g}"
+                )
+        elif not np.array_equal(g, t):
+            bad = np.flatnonzero(g != t)
+            i = int(bad[0]) if bad.size else 0
+            raise Mismatch(
+                f"{what}: {part} differ from torch at {bad.size} of {g.size} positions; "
+                f"first at flat index {i}: {g.ravel()[i]!r} vs {t.ravel()[i]!r}"
+            )
+
+
+def run_nn(args: argparse.Namespace) -> list[Row]:
+    """Every ``NN_CASES`` workload: each smpfast backend and torch, checked, then timed."""
+    print(
+        f"\n== {NN_GROUP}: smpfast.nn blocks against torch.nn.functional, float32 NCHW; "
+        f"best of {args.nn_repeat} interleaved samples ==",
+        flush=True,
+    )
+    if torch is None:
+        return [
+            Row(NN_GROUP, "-", "torch.nn.functional", "peer",
+                note="skipped: torch not importable (the nn rows are checked against torch)")
+        ]  # fmt: skip
+    rows: list[Row] = []
+    for case in NN_CASES:
+        rows.extend(run_nn_case(case, args))
+    return rows
+
+
+def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
+    """One workload's rows: smpfast backends, torch, and the ratio torch / smpfast."""
+    shape = case.quick_shape if args.quick else case.shape
+    label = case.label(shape)
+    n, c, h, wd = shape
+    x = signals(shape, "float32")
+    w = (
+        signals((case.out_channels, c, 3, 3), "float32", SEED + 1)
+        if case.block == "conv2d"
+        else None
+    )
+    flops = 2.0 * n * case.out_channels * c * 9 * h * wd if case.block == "conv2d" else None
+    size = f"{x.nbytes / 2**20:.0f} MiB in" + (f", {flops / 1e9:.2f} GFLOP" if flops else "")
+    print(f"   {label} ({size}): checking against torch ...", end="", flush=True)
+
+    want = as_numpy(torch_call(case.block, x, w)())
+    scale = conv_magnitude(x, w) if case.block == "conv2d" else None
+    fns: dict[str, Callable[[], Any]] = {}
+    notes: dict[str, str] = {}
+    estimate: dict[str, Any] = {}
+    for b in BACKENDS:
+        problem = nn.unavailable_reason(b)
+        if problem is not None:
+            notes[b] = f"skipped: {problem}"
+            continue
+        fn = nn_call(case.block, x, w, b)
+        if b == "numpy":  # the reference may be too slow to time on the whole batch
+            k = max(1, n // 8)
+            sub = x[:k]
+            probe = nn_call(case.block, sub, w, b)
+            probe()
+            t0 = time.perf_counter()
+            sub_out = probe()
+            guess = (time.perf_counter() - t0) * n / k
+            if guess > NN_FULL_LIMIT:
+                sub_scale = None if scale is None else scale[:k]
+                sub_want = as_numpy(torch_call(case.block, sub, w)())
+                check_nn(case.block, sub_out, sub_want, sub_scale, f"{label}: numpy, N={k}")
+                estimate = {"fn": probe, "k": k, "guess": guess}
+                continue
+        try:
+            out = fn()  # warm-up (Numba JIT) and the result to check
+        except Exception as exc:  # a backend being written may raise: report, go on
+            notes[b] = f"FAILED: {type(exc).__name__}: {exc}"
+            continue
+        check_nn(case.block, out, want, scale, f"{label}: backend {b!r}")
+        del out
+        fns[b] = fn
+    fns["torch"] = torch_call(case.block, x, w)
+    if case.block == "max_pool2d":
+        fns["torch values only"] = torch_call(case.block, x, w, indices=False)
+    print(f" ok; timing {', '.join(fns)} ...", flush=True)
+    timings = timeit_interleaved(fns, args.nn_repeat)
+    if estimate:
+        sub_t, _ = timeit(estimate["fn"], args.repeat, budget=10.0)
+        factor = n / estimate["k"]
+        timings["numpy"] = Timing(sub_t.best * factor, sub_t.median * factor, sub_t.n, sub_t.number)
+        notes["numpy"] = (
+            f"est. from N={estimate['k']} of {n} (not interleaved; "
+            f"about {estimate['guess']:.3g} s per call)"
+        )
+
+    torch_best = timings["torch"].best
+    rows = []
+    for key in (*BACKENDS, "torch", "torch values only"):
+        if key == "torch values only" and key not in timings:
+            continue
+        t = timings.get(key)
+        if key in BACKENDS:
+            impl = backend_label(key) + (" (est.)" if key == "numpy" and estimate else "")
+            kind = "backend"
+            if key == "numpy":
+                thr = None if case.block == "conv2d" else 1
+                if case.block == "conv2d" and t is not None:
+                    est_note = notes.get("numpy")
+                    notes["numpy"] = "matmul on NumPy's BLAS threads" + (
+                        f"; {est_note}" if est_note else ""
+                    )
+            else:
+                thr = smpfast.get_num_threads()
+        else:
+            impl = f"torch F.{case.block}" + (" (no indices)" if key != "torch" else "")
+            kind, thr = "peer", torch.get_num_threads()
+            if key != "torch":
+                notes[key] = "values only; smpfast always computes the indices"
+        row = Row(NN_GROUP, label, impl, kind, thr if t else None, t, note=notes.get(key, ""))
+        row.estimated = key == "numpy" and bool(estimate)
+        if t is not None:
+            if flops is not None:
+                row.gflops = flops / t.best / 1e9
+            else:
+                row.gbps = x.nbytes / t.best / 1e9
+            if kind == "backend":
+                row.vs_torch = torch_best / t.best
+        rows.append(row)
+    return rows
+
+
+def print_nn_table(rows: Sequence[Row]) -> None:
+    """One aligned table for the nn group, a blank line between workloads."""
+    head = [
+        "workload",
+        "implementation",
+        "thr",
+        "best ms",
+        "median ms",
+        "n",
+        "GFLOP/s",
+        "GB/s",
+        "torch/this",
+        "note",
+    ]
+    lines: list[list[str] | None] = [head]
+    previous = None
+    for r in rows:
+        if previous is not None and r.mode != previous:
+            lines.append(None)
+        previous = r.mode
+        t = r.timing
+        lines.append(
+            [
+                r.mode,
+                r.impl,
+                fmt(r.threads, "d"),
+                fmt(t and t.best * 1e3, ".4g"),
+                fmt(t and t.median * 1e3, ".4g"),
+                "-" if t is None else (f"{t.n}" if t.number == 1 else f"{t.n}x{t.number}"),
+                fmt(r.gflops, ".3g"),
+                fmt(r.gbps, ".3g"),
+                fmt(r.vs_torch, ".2f"),
+                r.note,
+            ]
+        )
+    full = [line for line in lines if line is not None]
+    widths = [max(len(line[i]) for line in full) for i in range(len(head) - 1)]
+    right = {2, 3, 4, 5, 6, 7, 8}
+    for line in lines:
+        if line is None:
+            print()
+            continue
+        cells = [
+            c.rjust(wd) if i in right else c.ljust(wd)
+            for i, (c, wd) in enumerate(zip(line, widths, strict=False))
+        ]
+        print("  ".join([*cells, line[-1]]).rstrip())
+
+
 # --------------------------------------------------------------------------- output
 def cpu_model() -> str:
     """CPU model name and a few SIMD flags from /proc/cpuinfo."""
@@ -460,6 +796,13 @@ def cpu_model() -> str:
                 break
     simd = [f for f in ("sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags]
     return f"{model} ({' '.join(simd) or 'no SIMD flags read'})"
+
+
+def transparent_hugepages() -> str:
+    """The kernel's transparent-huge-page mode (``[madvise]`` and so on), or "unknown"."""
+    with contextlib.suppress(OSError), open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        return f.read().strip()
+    return "unknown"
 
 
 def version_of(module: Any) -> str:
@@ -521,8 +864,10 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
         "torch": version_of(torch),
         "threads": args.threads,
         "repeat": args.repeat,
+        "nn_repeat": args.nn_repeat,
         "quick": args.quick,
         "smpfast_config": config,
+        "transparent_hugepages": transparent_hugepages(),
     }
     print("smpfast bench/compare.py")
     print("command : " + " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), command]))
@@ -536,8 +881,13 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
     busy = " - other processes are running: expect noisy timings" if load > 0.5 else ""
     print(f"load    : {load:.2f} (1-min load average before the run){busy}")
     print(
+        f"THP     : {info['transparent_hugepages']} (torch allocates with huge pages only "
+        f"with THP_MEM_ALLOC_ENABLE=1; NumPy asks for them on large arrays)"
+    )
+    print(
         f"threads : {args.threads} (smpfast, torch, numba and the threaded read); "
-        f"best of {args.repeat} (median also shown){'; --quick sizes' if args.quick else ''}"
+        f"best of {args.repeat}, nn rows {args.nn_repeat} interleaved (median also shown)"
+        f"{'; --quick sizes' if args.quick else ''}"
     )
     print(config_text)
     return info
@@ -626,11 +976,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=5,
         help="timing samples per row; the best and the median are shown (default 5)",
     )
+    p.add_argument(
+        "--nn-repeat",
+        type=int,
+        default=NN_REPEAT,
+        help=f"timing samples per implementation in the nn rows, taken in interleaved "
+        f"rounds (default {NN_REPEAT})",
+    )
     p.add_argument("--quick", action="store_true", help="small arrays (a CI smoke run)")
     p.add_argument(
         "--cases",
-        default=",".join(CASES),
-        help=f"comma-separated subset of {', '.join(CASES)} (default: all)",
+        default=",".join([*CASES, NN_GROUP]),
+        help=f"comma-separated subset of {', '.join([*CASES, NN_GROUP])} (default: all)",
     )
     p.add_argument(
         "--height",
@@ -641,11 +998,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = p.parse_args(argv)
     args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in args.case_list if c not in CASES]
+    unknown = [c for c in args.case_list if c not in CASES and c != NN_GROUP]
     if unknown or not args.case_list:
-        p.error(f"--cases: unknown {unknown}; choose from {', '.join(CASES)}")
-    if args.threads < 1 or args.repeat < 1:
-        p.error("--threads and --repeat must be >= 1")
+        p.error(f"--cases: unknown {unknown}; choose from {', '.join([*CASES, NN_GROUP])}")
+    if args.threads < 1 or args.repeat < 1 or args.nn_repeat < 1:
+        p.error("--threads, --repeat and --nn-repeat must be >= 1")
     return args
 
 
@@ -662,12 +1019,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for name in args.case_list:
             try:
-                rows = run_case(CASES[name], args, pool)
+                rows = run_nn(args) if name == NN_GROUP else run_case(CASES[name], args, pool)
             except Mismatch as exc:
                 print(f"\nERROR: result check failed in case {name!r}: {exc}", file=sys.stderr)
                 print("ABORTED: no timings are reported for a wrong result.", file=sys.stderr)
                 return 1
-            print_table(rows)
+            (print_nn_table if name == NN_GROUP else print_table)(rows)
             all_rows.extend(rows)
     failed = [f"{r.case}/{r.mode}/{r.impl}" for r in all_rows if r.note.startswith("FAILED")]
     skipped = sorted({r.impl for r in all_rows if r.note.startswith("skipped")})

@@ -75,9 +75,11 @@ inline void conv_row_generic(const ConvPlan& P, std::int64_t n, std::int64_t g, 
 constexpr std::int64_t kMaxConvKW = 16;  // wider kernels take the generic path
 
 // float32, unit column stride: OB output channels x JB vectors of 16 columns in registers.
-template <int OB, int JB>
+// KWC: the kernel width when known at compile time (3), else 0.
+template <int OB, int JB, int KWC>
 inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o0,
                              std::int64_t i) {
+    const std::int64_t KW = KWC > 0 ? KWC : P.KW;
     const float* x = static_cast<const float*>(P.x);
     const float* w = static_cast<const float*>(P.w);
     const float* bias = static_cast<const float*>(P.bias);
@@ -85,8 +87,8 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
     const std::int64_t wstride_o = Cg * P.KH * P.KW;
     for (std::int64_t jb = 0; jb < P.WO; jb += 16 * JB) {
         // load masks per kernel column (input columns inside [0, W)), hoisted out of c, kh
-        __mmask16 mask[kMaxConvKW][JB];
-        for (std::int64_t kw = 0; kw < P.KW; ++kw)
+        __mmask16 mask[KWC > 0 ? KWC : kMaxConvKW][JB];
+        for (std::int64_t kw = 0; kw < KW; ++kw)
             for (int v = 0; v < JB; ++v) {
                 const std::int64_t col = jb + 16 * v - P.pw + kw * P.dw;
                 std::int64_t lo = -col, hi = P.W - col;
@@ -100,14 +102,17 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
             const __m512 b = _mm512_set1_ps(bias ? bias[o0 + ob] : 0.0f);
             for (int v = 0; v < JB; ++v) acc[ob][v] = b;
         }
+        // kernel rows that fall inside the input
+        std::int64_t kh0 = 0, kh1 = P.KH;
+        while (kh0 < kh1 && i * P.sh - P.ph + kh0 * P.dh < 0) ++kh0;
+        while (kh1 > kh0 && i * P.sh - P.ph + (kh1 - 1) * P.dh >= P.H) --kh1;
         for (std::int64_t cl = 0; cl < Cg; ++cl) {
             const std::int64_t c = g * Cg + cl;
-            for (std::int64_t kh = 0; kh < P.KH; ++kh) {
+            for (std::int64_t kh = kh0; kh < kh1; ++kh) {
                 const std::int64_t ih = i * P.sh - P.ph + kh * P.dh;
-                if (ih < 0 || ih >= P.H) continue;
                 const float* xrow = x + ((n * P.C + c) * P.H + ih) * P.W;
-                const float* wk = w + (o0 * Cg + cl) * P.KH * P.KW + kh * P.KW;
-                for (std::int64_t kw = 0; kw < P.KW; ++kw) {
+                const float* wk = w + (o0 * Cg + cl) * P.KH * KW + kh * KW;
+                for (std::int64_t kw = 0; kw < KW; ++kw) {
                     const float* xs = xrow + jb - P.pw + kw * P.dw;
                     __m512 xv[JB];
                     for (int v = 0; v < JB; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[kw][v], xs + 16 * v);
@@ -132,13 +137,22 @@ inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, 
 }
 
 // Output channels o0 .. o0 + count of one row, in register blocks.
+template <int JB, int KWC>
+inline void conv_channels_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g,
+                                 std::int64_t o, std::int64_t i, std::int64_t count) {
+    for (; count >= 6; count -= 6, o += 6) conv_rows_avx512<6, JB, KWC>(P, n, g, o, i);
+    for (; count >= 4; count -= 4, o += 4) conv_rows_avx512<4, JB, KWC>(P, n, g, o, i);
+    for (; count >= 2; count -= 2, o += 2) conv_rows_avx512<2, JB, KWC>(P, n, g, o, i);
+    for (; count >= 1; count -= 1, o += 1) conv_rows_avx512<1, JB, KWC>(P, n, g, o, i);
+}
+
 template <int JB>
 inline void conv_channels_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g,
                                  std::int64_t o, std::int64_t i, std::int64_t count) {
-    for (; count >= 6; count -= 6, o += 6) conv_rows_avx512<6, JB>(P, n, g, o, i);
-    for (; count >= 4; count -= 4, o += 4) conv_rows_avx512<4, JB>(P, n, g, o, i);
-    for (; count >= 2; count -= 2, o += 2) conv_rows_avx512<2, JB>(P, n, g, o, i);
-    for (; count >= 1; count -= 1, o += 1) conv_rows_avx512<1, JB>(P, n, g, o, i);
+    if (P.KW == 3)
+        conv_channels_avx512<JB, 3>(P, n, g, o, i, count);
+    else
+        conv_channels_avx512<JB, 0>(P, n, g, o, i, count);
 }
 #endif
 
@@ -358,10 +372,16 @@ inline void act_tasks_typed(const ActPlan& P, int kind, std::int64_t t0, std::in
                 out[k] = v > E(0) ? v : v * slope;  // torch: -0.0 * slope keeps its sign rule
             }
         } else {
-            for (std::int64_t k = a; k < b; ++k) {
-                const E v = x[k];
+            // walk (channel, inner) runs: one slope per run, no division per element
+            std::int64_t k = a;
+            while (k < b) {
                 const E s = pw[(k / P.inner) % P.channels];
-                out[k] = v > E(0) ? v : s * v;
+                const std::int64_t run_end = (k / P.inner + 1) * P.inner;
+                const std::int64_t e = run_end < b ? run_end : b;
+                for (; k < e; ++k) {
+                    const E v = x[k];
+                    out[k] = v > E(0) ? v : s * v;
+                }
             }
         }
     }
