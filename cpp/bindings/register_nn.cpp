@@ -8,19 +8,13 @@
 #include <vector>
 
 #include "../nn/driver.hpp"
+#include "convert.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;
 
 namespace smpfast {
 namespace {
-
-DType float_dtype(const py::array& a, const char* name) {
-    if (py::isinstance<py::array_t<float>>(a)) return DType::f32;
-    if (py::isinstance<py::array_t<double>>(a)) return DType::f64;
-    throw py::type_error(std::string(name) + " must have dtype float32 or float64, got " +
-                         std::string(py::str(a.dtype())));
-}
 
 std::string shape_of(const py::array& a) {
     std::string s = "(";

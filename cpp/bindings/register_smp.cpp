@@ -9,20 +9,13 @@
 
 #include "../simd/dispatch.hpp"
 #include "../smp/driver.hpp"
+#include "convert.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;
 
 namespace smpfast {
 namespace {
-
-DType dtype_of(const py::array& y, const char* name) {
-    // equivalent (not identical) dtype objects; non-native byte order is rejected
-    if (py::isinstance<py::array_t<float>>(y)) return DType::f32;
-    if (py::isinstance<py::array_t<double>>(y)) return DType::f64;
-    throw py::type_error(std::string(name) + " must have dtype float32 or float64, got " +
-                         std::string(py::str(y.dtype())));
-}
 
 void check_options(double height, double tol, int threads) {
     if (!(height >= 0.0) || !std::isfinite(height))
@@ -34,7 +27,7 @@ void check_options(double height, double tol, int threads) {
 
 py::tuple smp_batched(const py::array& y, Mode mode, double height, double tol, bool omit,
                       int threads) {
-    const DType dtype = dtype_of(y, "y");
+    const DType dtype = float_dtype(y, "y");
     check_options(height, tol, threads);
     const py::ssize_t ndim = y.ndim();
     if (ndim < 1) throw py::value_error("y must have at least one axis (the path axis, last)");
@@ -74,7 +67,7 @@ py::tuple smp_batched(const py::array& y, Mode mode, double height, double tol, 
 }
 
 py::tuple peaks_of(const py::array& y, Mode mode, double height, double tol, bool omit) {
-    const DType dtype = dtype_of(y, "y");
+    const DType dtype = float_dtype(y, "y");
     check_options(height, tol, 1);
     if (y.ndim() != 1) throw py::value_error("y must be 1-D (one signal)");
     std::vector<std::int64_t> positions;

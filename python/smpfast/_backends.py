@@ -44,20 +44,27 @@ def _check_name(name: Any, what: str = "backend") -> str:
     return name
 
 
+def import_kernels(module_name: str, kernels: tuple[str, ...]) -> tuple[ModuleType | None, str]:
+    """Import a backend module and check it provides ``kernels``: (module, "") or (None, why)."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # an extension can fail in many ways (ImportError, OSError...)
+        return None, f"{type(exc).__name__}: {exc}"
+    missing = [f for f in kernels if not callable(getattr(module, f, None))]
+    if missing:
+        return None, f"module {module_name} lacks {', '.join(missing)}"
+    return module, ""
+
+
 def load(name: str) -> ModuleType | None:
     """Import backend ``name``; None (and the reason kept for show_config) if it fails."""
     if name in _loaded:
         return _loaded[name]
     if name in _errors:
         return None
-    try:
-        module = importlib.import_module(_MODULES[name])
-    except Exception as exc:  # an extension can fail in many ways (ImportError, OSError...)
-        _errors[name] = f"{type(exc).__name__}: {exc}"
-        return None
-    missing = [f for f in KERNELS if not callable(getattr(module, f, None))]
-    if missing:
-        _errors[name] = f"module {_MODULES[name]} lacks {', '.join(missing)}"
+    module, why = import_kernels(_MODULES[name], KERNELS)
+    if module is None:
+        _errors[name] = why
         return None
     _loaded[name] = module
     return module

@@ -25,7 +25,7 @@ NAN_POLICIES = ("propagate", "raise", "omit")
 TOL_EPS_FACTOR = 8.0
 
 
-def signal_array(x: Any, name: str = "x") -> np.ndarray:
+def float_array(x: Any, name: str = "x") -> np.ndarray:
     """Return ``x`` as a float32 or float64 array (a view where possible).
 
     Integer and bool input becomes float64, float16 becomes float32. Complex, object,
@@ -48,13 +48,16 @@ def signal_array(x: Any, name: str = "x") -> np.ndarray:
         return arr
     if kind == "c":
         raise TypeError(
-            f"{name} has complex dtype {arr.dtype}; SMP is defined for real signals "
-            "(pass x.real, x.imag or np.abs(x))"
+            f"{name} has complex dtype {arr.dtype}; smpfast works on real arrays "
+            f"(pass {name}.real, {name}.imag or np.abs({name}))"
         )
     raise TypeError(
         f"{name} has dtype {arr.dtype}; expected a real numeric dtype "
         "(float32, float64, integer or bool)"
     )
+
+
+signal_array = float_array  # the name the SMP functions use
 
 
 def axis_index(axis: Any, ndim: int) -> int:

@@ -28,43 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import float_array
+
 #: Spatial dimensions of the 1-D and 2-D blocks.
 SPATIAL = {1: ("L",), 2: ("H", "W")}
 
 
 # --------------------------------------------------------------------------- dtypes
-def float_array(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a float32 or float64 array (a view where possible).
-
-    Bool and integer input becomes float64, float16 becomes float32; complex, object,
-    string and extended-precision input raise TypeError naming the dtype.
-    """
-    arr = np.asarray(x)
-    kind = arr.dtype.kind
-    if kind in "biu":
-        return arr.astype(np.float64)
-    if kind == "f":
-        if arr.dtype == np.float16:
-            return arr.astype(np.float32)
-        if arr.dtype.itemsize > 8:
-            raise TypeError(
-                f"{name} has dtype {arr.dtype}, which cannot be converted to float64 without "
-                f"loss; convert it explicitly with {name}.astype(np.float64)"
-            )
-        if not arr.dtype.isnative:
-            return arr.astype(np.dtype(arr.dtype.type))
-        return arr
-    if kind == "c":
-        raise TypeError(
-            f"{name} has complex dtype {arr.dtype}; smpfast.nn works on real arrays "
-            "(float32, float64, integer or bool)"
-        )
-    raise TypeError(
-        f"{name} has dtype {arr.dtype}; expected a real numeric dtype "
-        "(float32, float64, integer or bool)"
-    )
-
-
 def common_dtype(*arrays: np.ndarray | None) -> np.dtype[Any]:
     """``np.result_type`` of the (already floating) arrays that are not None."""
     return np.result_type(*(a.dtype for a in arrays if a is not None))

@@ -37,7 +37,6 @@ array([[[[ 5,  7],
 
 from __future__ import annotations
 
-import importlib
 import math
 from types import ModuleType
 from typing import Any
@@ -96,14 +95,9 @@ def _load(name: str) -> ModuleType | None:
         return _loaded[name]
     if name in _errors:
         return None
-    try:
-        module = importlib.import_module(_MODULES[name])
-    except Exception as exc:  # an extension can fail in many ways (ImportError, OSError...)
-        _errors[name] = f"{type(exc).__name__}: {exc}"
-        return None
-    missing = [k for k in KERNELS if not callable(getattr(module, k, None))]
-    if missing:
-        _errors[name] = f"module {_MODULES[name]} lacks {', '.join(missing)}"
+    module, why = _backends.import_kernels(_MODULES[name], KERNELS)
+    if module is None:
+        _errors[name] = why
         return None
     _loaded[name] = module
     return module
