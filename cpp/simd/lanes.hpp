@@ -42,7 +42,7 @@ constexpr std::int64_t kMaxRowsPerCall = std::int64_t{1} << 30;  // int32 lane c
 #endif
 constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
 #ifndef SMPFAST_GROUP_BYTES
-#define SMPFAST_GROUP_BYTES 4096
+#define SMPFAST_GROUP_BYTES 8192
 #endif
 #ifndef SMPFAST_GROUP_ROWS
 #define SMPFAST_GROUP_ROWS 4
