@@ -1,5 +1,5 @@
-// smpfast: AVX-512 body of the float32 lane kernel (local mode, and run mode without a
-// height). Same state, same decisions as Block<float>::rows in lanes.hpp, written with
+// smpfast: AVX-512 bodies: the float32 lane kernel (local mode, and run mode without a
+// height) and the float32 / float64 tile packers (16 x 16 and 8 x 8 transposes). Same state, same decisions as Block<float>::rows in lanes.hpp, written with
 // intrinsics so that masks stay in k registers and counts/sums use masked adds.
 // y - 2 y1 and a2 + 2 a1 use FMA: 2 x is exact, so the single rounding is the same as
 // the reference's (y - (y1 + y1)).

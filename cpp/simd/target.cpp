@@ -9,17 +9,11 @@
 namespace smpfast {
 namespace SMPFAST_NS {
 
-// Per-thread scratch: a packed tile, or the states of one group of blocks.
-constexpr std::int64_t kScratchBytes = [] {
-    const std::int64_t tile = kTileRows * U * VB;
-    const std::int64_t f = kGroup * static_cast<std::int64_t>(sizeof(Block<float>::State));
-    const std::int64_t d = kGroup * static_cast<std::int64_t>(sizeof(Block<double>::State));
-    const std::int64_t m = tile > f ? tile : f;
-    return m > d ? m : d;
-}();
+// Per-thread scratch: one packed tile.
+constexpr std::int64_t kScratchBytes = kTileRows * U * VB;
 
 void run_blocks(const Plan& plan, std::int64_t b0, std::int64_t b1, void* raw) {
-    // align to 64 bytes (the vector members of State need it)
+    // align to 64 bytes (whole-vector tile rows)
     const auto addr = reinterpret_cast<std::uintptr_t>(raw);
     void* scratch = reinterpret_cast<void*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
     if (plan.dtype == DType::f32)
