@@ -62,3 +62,23 @@ def test_forked_child_can_use_the_pool() -> None:
     proc.join(timeout=60)
     assert proc.exitcode == 0, "forked child failed or hung"
     assert queue.get(timeout=5) == pytest.approx(want, rel=1e-12)
+
+
+def test_small_thread_stack_does_not_crash() -> None:
+    """The stack-case kernel keeps ~140 KiB of lane states on the stack when there is room;
+    a Python thread with a 64 KiB stack must get the smaller path, not a segfault."""
+    _cpp_or_skip()
+    import subprocess
+
+    code = (
+        "import threading, numpy as np, smpfast\n"
+        "x = np.random.default_rng(0).standard_normal((64, 128, 128)).astype(np.float32)\n"
+        "want = smpfast.smp(x, 0, backend='numpy')\n"
+        "threading.stack_size(64 * 1024)\n"
+        "out = {}\n"
+        "t = threading.Thread(target=lambda: out.update(r=smpfast.smp(x, 0, backend='cpp')))\n"
+        "t.start(); t.join()\n"
+        "assert np.allclose(out['r'], want, rtol=1e-12)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]

@@ -19,7 +19,8 @@ struct Target {
     const char* name = "";
     int block_lanes_f32 = 1;        // signals per block, float32 input
     int block_lanes_f64 = 1;        // signals per block, float64 input
-    std::int64_t scratch_bytes = 0; // per-thread tile buffer
+    std::int64_t scratch_bytes = 0; // per-thread scratch (tile or group states)
+    std::int64_t group_stack_bytes = 0;  // stack a group of states takes when on the stack
     RunBlocks run_blocks = nullptr;
     // building blocks (nn/kernels.hpp)
     ConvTasks conv2d = nullptr;

@@ -378,9 +378,10 @@ struct Block {
     // one block walking all rows), while each block prefetches its next chunk.
     template <Mode M, bool H>
     static void measure_group(const Plan& P, const char* lane0, double* smp, std::int64_t* count) {
-        // On the stack (kGroup * sizeof(State), ~140 KiB for AVX-512 float32): the same
-        // states in a page-aligned heap buffer measured 2x slower on the stack case
-        // (likely 4K aliasing against the page-aligned input rows).
+        // On the stack (kGroup * sizeof(State), ~140 KiB for AVX-512 float32; the driver
+        // checks the calling thread has room, else blocks() does not group): the same
+        // states in a heap buffer measured ~1.7x slower on the stack case (cause not
+        // pinned down; skewing the buffer against 4K aliasing did not help).
         State S[kGroup];
         const std::int64_t T = P.length;
         const std::int64_t ps = P.path_stride;
@@ -411,7 +412,8 @@ struct Block {
             }
             out_off += j0 * P.lane_out_stride;
             const char* lane0 = P.base + in_off + j0 * P.lane_stride;
-            if (P.lanes_contiguous && b + kGroup <= b1 && (b % per_outer) + kGroup <= per_outer &&
+            if (P.lanes_contiguous && P.states_on_stack && b + kGroup <= b1 &&
+                (b % per_outer) + kGroup <= per_outer &&
                 j0 + kGroup * W <= P.lanes) {
                 measure_group<M, H>(P, lane0, P.out_smp + out_off, P.out_count + out_off);
                 b += kGroup - 1;

@@ -22,12 +22,20 @@ void run_blocks(const Plan& plan, std::int64_t b0, std::int64_t b1, void* raw) {
         Block<double>::dispatch(plan, b0, b1, scratch);
 }
 
+// Stack bytes the group states of measure_group take (for the driver's room check).
+constexpr std::int64_t kGroupStackBytes = [] {
+    const std::int64_t f = kGroup * static_cast<std::int64_t>(sizeof(Block<float>::State));
+    const std::int64_t d = kGroup * static_cast<std::int64_t>(sizeof(Block<double>::State));
+    return f > d ? f : d;
+}();
+
 Target target() {
     Target t;
     t.name = SMPFAST_TARGET_NAME;
     t.block_lanes_f32 = Block<float>::W;
     t.block_lanes_f64 = Block<double>::W;
     t.scratch_bytes = kScratchBytes + 64;
+    t.group_stack_bytes = kGroupStackBytes;
     t.run_blocks = &run_blocks;
     t.conv2d = &nn::conv_tasks;
     t.max_pool2d = &nn::max_pool_tasks;

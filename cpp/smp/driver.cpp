@@ -2,6 +2,8 @@
 #define SMPFAST_NS common
 #include "driver.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -10,6 +12,44 @@
 #include "scalar.hpp"
 
 namespace smpfast {
+
+namespace {
+// Bytes of stack left below the current frame (0 if unknown). The stack's bounds are
+// looked up once per thread (for the main thread glibc reads /proc/self/maps).
+std::int64_t stack_room() {
+#if defined(__linux__)
+    thread_local const char* low = nullptr;
+    thread_local bool known = false;
+    if (!known) {
+        known = true;
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void* addr = nullptr;
+            std::size_t size = 0;
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0) low = static_cast<char*>(addr);
+            pthread_attr_destroy(&attr);
+        }
+    }
+    if (low == nullptr) return 0;
+    char here;
+    return static_cast<std::int64_t>(&here - low);
+#else
+    return 0;
+#endif
+}
+
+// Per-thread scratch kept across calls (pool threads are persistent): allocating it per
+// call costs page faults and unmapping on every call.
+double* thread_scratch(std::size_t doubles) {
+    thread_local std::unique_ptr<double[]> buffer;
+    thread_local std::size_t capacity = 0;
+    if (capacity < doubles) {
+        buffer.reset(new double[doubles]);  // uninitialised
+        capacity = doubles;
+    }
+    return buffer.get();
+}
+}  // namespace
 
 Plan make_plan(const SmpCall& call) {
     Plan P;
@@ -98,8 +138,11 @@ Plan make_plan(const SmpCall& call) {
 void smp_batch(const SmpCall& call) {
     for (int k = 0; k < call.batch_ndim; ++k)
         if (call.batch_shape[k] == 0) return;
-    const Plan P = make_plan(call);
+    Plan P = make_plan(call);
     const Target& target = simd::active();
+    // Pool threads have default (8 MiB) stacks; the caller's may be small (a Python thread
+    // started with a small threading.stack_size()): keep 256 KiB spare beyond the states.
+    P.states_on_stack = stack_room() > target.group_stack_bytes + (std::int64_t{1} << 18);
     const std::int64_t W = P.dtype == DType::f32 ? target.block_lanes_f32 : target.block_lanes_f64;
     const std::int64_t blocks = P.outer_count * ((P.lanes + W - 1) / W);
     // At least ~256k samples per thread, so small calls do not pay for thread start-up.
@@ -111,8 +154,7 @@ void smp_batch(const SmpCall& call) {
     parallel_for(threads, [&](std::int64_t i) {
         const std::int64_t b0 = blocks * i / threads;
         const std::int64_t b1 = blocks * (i + 1) / threads;
-        const std::unique_ptr<double[]> scratch(new double[scratch_doubles]);  // uninitialised
-        target.run_blocks(P, b0, b1, scratch.get());
+        target.run_blocks(P, b0, b1, thread_scratch(scratch_doubles));
     });
 }
 

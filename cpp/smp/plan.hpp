@@ -56,6 +56,7 @@ struct Plan {
     double tol = 0.0;
     bool omit = false;
     bool lanes_contiguous = false;     // lane_stride == itemsize: read rows in place
+    bool states_on_stack = false;      // every worker thread has stack room for a group
 };
 
 }  // namespace smpfast
