@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -132,6 +133,16 @@ std::mutex& pool_in_use() {
 }
 
 }  // namespace
+
+double* thread_scratch(std::size_t doubles) {
+    thread_local std::unique_ptr<double[]> buffer;
+    thread_local std::size_t capacity = 0;
+    if (capacity < doubles) {
+        buffer.reset(new double[doubles]);
+        capacity = doubles;
+    }
+    return buffer.get();
+}
 
 void parallel_for(std::int64_t parts, const std::function<void(std::int64_t)>& fn) {
     if (parts <= 1) {

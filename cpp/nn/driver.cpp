@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "../common/parallel.hpp"
 #include "../simd/dispatch.hpp"
@@ -19,10 +18,8 @@ void run_tasks(const PlanT& plan, Fn fn, std::int64_t tasks, std::int64_t work, 
     std::int64_t n = std::max(1, threads);
     n = std::min<std::int64_t>(n, tasks);
     n = std::min<std::int64_t>(n, std::max<std::int64_t>(1, work >> 16));  // >= 64k per thread
-    std::vector<std::vector<double>> scratch(static_cast<std::size_t>(n),
-                                             std::vector<double>(scratch_bytes / 8 + 1));
     parallel_for(n, [&](std::int64_t i) {
-        fn(plan, tasks * i / n, tasks * (i + 1) / n, scratch[static_cast<std::size_t>(i)].data());
+        fn(plan, tasks * i / n, tasks * (i + 1) / n, thread_scratch(scratch_bytes / 8 + 1));
     });
 }
 

@@ -5,7 +5,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <memory>
 
 #include "../common/parallel.hpp"
 #include "../simd/dispatch.hpp"
@@ -38,17 +37,6 @@ std::int64_t stack_room() {
 #endif
 }
 
-// Per-thread scratch kept across calls (pool threads are persistent): allocating it per
-// call costs page faults and unmapping on every call.
-double* thread_scratch(std::size_t doubles) {
-    thread_local std::unique_ptr<double[]> buffer;
-    thread_local std::size_t capacity = 0;
-    if (capacity < doubles) {
-        buffer.reset(new double[doubles]);  // uninitialised
-        capacity = doubles;
-    }
-    return buffer.get();
-}
 }  // namespace
 
 Plan make_plan(const SmpCall& call) {

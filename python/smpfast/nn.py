@@ -511,7 +511,7 @@ def relu(x: Any, *, backend: str | None = None) -> np.ndarray:
     >>> nn.relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     kernels = _kernels(backend)
     if xa.size == 0:
         return np.zeros(xa.shape, dtype=xa.dtype)
@@ -528,7 +528,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01, *, backend: str | None = No
     >>> nn.leaky_relu(np.array([-2.0, 3.0]), 0.25)
     array([-0.5,  3. ])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     slope = _v.real(negative_slope, "negative_slope")
     kernels = _kernels(backend)
     if xa.size == 0:
@@ -575,7 +575,7 @@ def tanh(x: Any, *, backend: str | None = None) -> np.ndarray:
     >>> nn.tanh(np.array([0.0, 1.0]))
     array([0.        , 0.76159416])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     _check_backend(backend)
     return _ref.tanh(xa)
 
@@ -590,7 +590,7 @@ def sigmoid(x: Any, *, backend: str | None = None) -> np.ndarray:
     >>> nn.sigmoid(np.array([-800.0, 0.0, 800.0]))
     array([0. , 0.5, 1. ])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     _check_backend(backend)
     return _ref.sigmoid(xa)
 
@@ -622,7 +622,7 @@ def softplus(
     >>> nn.softplus(np.array([0.0, 30.0]))
     array([ 0.69314718, 30.        ])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     beta_v = _v.real(beta, "beta")
     threshold_v = _v.real(threshold, "threshold")
     if beta_v == 0.0 or not math.isfinite(beta_v):
@@ -649,7 +649,7 @@ def gelu(x: Any, approximate: str = "none", *, backend: str | None = None) -> np
     >>> nn.gelu(np.array([-1.0, 0.0, 1.0]))
     array([-0.15865525,  0.        ,  0.84134475])
     """
-    xa = _v.float_array(x, "x")
+    xa = _validate.float_array(x, "x")
     mode = _validate.choice(approximate, ("none", "tanh"), "approximate")
     _check_backend(backend)
     return _ref.gelu(xa, mode)

@@ -131,11 +131,11 @@ def _rows(y: np.ndarray) -> np.ndarray:
     return _float(y).reshape(-1, y.shape[-1])
 
 
-def _finite_pieces(row: np.ndarray) -> list[np.ndarray]:
-    """Split one signal at its non-finite samples."""
+def _finite_pieces(row: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Split one signal at its non-finite samples: ``(offset, piece)`` pairs."""
     finite = np.isfinite(row)
     edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-    return [row[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    return [(int(a), row[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _measure_rows(
@@ -170,7 +170,7 @@ def _measure(
     if omit:
         for i in np.flatnonzero(~finite_rows):
             smp_all[i] = 0.0
-            for piece in _finite_pieces(rows[i]):
+            for _, piece in _finite_pieces(rows[i]):
                 s, c = _measure_rows(piece[None, :], mode, height, tol)
                 smp_all[i] += s[0]
                 count_all[i] += c[0]
@@ -195,14 +195,8 @@ def _peaks_of_pieces(
     y: np.ndarray, mode: str, height: float, tol: float, omit: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     y = _float(y)
-    if np.isfinite(y).all():
-        offsets_and_pieces = [(0, y)]
-    elif omit:
-        finite = np.isfinite(y)
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-        offsets_and_pieces = [(a, y[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    else:
-        offsets_and_pieces = []
+    # a signal holding NaN/Inf has no peaks unless omit splits it (all finite: one piece)
+    offsets_and_pieces = _finite_pieces(y) if omit or np.isfinite(y).all() else []
     positions: list[np.ndarray] = []
     magnitudes: list[np.ndarray] = []
     for offset, piece in offsets_and_pieces:
