@@ -19,10 +19,12 @@ from ._config import get_num_threads, set_num_threads
 from ._show import show_config
 from ._version import __version__
 from .measure import find_peaks, peak_count, second_diff, smp, smp_and_count
+from .stream import SMPStream
 
 warn_if_extension_missing()
 
 __all__ = [
+    "SMPStream",
     "__version__",
     "available_backends",
     "find_peaks",

@@ -37,7 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from .stream import SMPStream as _SMPStream
+
 __all__ = [
+    "SMPStream",
     "find_peaks",
     "find_peaks_local",
     "find_peaks_run",
@@ -329,3 +332,160 @@ def second_diff(x: Any, axis: int = 0) -> np.ndarray:
 
     return measure.second_diff(x, axis)
 
+
+
+# --------------------------------------------------------------------------- streaming
+def stream_state(npix: int, dtype: np.dtype[Any], mode: str) -> dict[str, np.ndarray]:
+    """Fresh per-signal streaming state for ``npix`` signals (every backend uses this layout).
+
+    ``y1``/``y2`` are the previous two finite samples, ``seen`` how many of them exist
+    (0, 1 or 2), ``acc`` the magnitudes summed in the current finite piece, ``total`` those
+    of finished pieces (``nan_policy="omit"``), ``count`` the peaks so far, ``poisoned`` a
+    non-finite sample seen (``"propagate"``). Local mode: ``p`` the previous ``|d|``
+    (``inf`` before the first) and ``rising`` whether the plateau of ``p`` was entered
+    from below. Run mode: ``s`` the sum of ``d`` over the open run (0: no run).
+    """
+    state = {
+        "y1": np.zeros(npix, dtype=dtype),
+        "y2": np.zeros(npix, dtype=dtype),
+        "seen": np.zeros(npix, dtype=np.uint8),
+        "acc": np.zeros(npix),
+        "total": np.zeros(npix),
+        "count": np.zeros(npix, dtype=np.int64),
+        "poisoned": np.zeros(npix, dtype=bool),
+    }
+    if mode == "local":
+        state["p"] = np.full(npix, np.inf, dtype=dtype)
+        state["rising"] = np.zeros(npix, dtype=bool)
+    else:
+        state["s"] = np.zeros(npix)
+    return state
+
+
+def _end_pieces(
+    state: dict[str, np.ndarray], lanes: np.ndarray, mode: str, height: float
+) -> None:
+    """End the finite piece of the signals ``lanes`` (a non-finite sample, ``omit``)."""
+    if mode == "run":
+        s = state["s"]
+        close = lanes & (s != 0.0) & (np.abs(s) >= height)
+        state["acc"][close] += np.abs(s[close])
+        state["count"][close] += 1
+        s[lanes] = 0.0
+    else:
+        state["p"][lanes] = np.inf
+        state["rising"][lanes] = False
+    state["total"][lanes] += state["acc"][lanes]
+    state["acc"][lanes] = 0.0
+    state["seen"][lanes] = 0
+
+
+def stream_update(
+    state: dict[str, np.ndarray],
+    frames: np.ndarray,
+    mode: str,
+    height: float,
+    tol: float,
+    omit: bool,
+) -> None:
+    """Advance the streaming ``state`` over ``frames`` (shape ``(n, *shape)``), in place.
+
+    Frame by frame, for every signal at once, the definitions of this module: ``d`` of
+    the last three finite samples in the frames' dtype, the noise floor, then the plateau
+    rule of :func:`local_peaks` or the run rule of :func:`same_sign_runs` as a state
+    machine, magnitudes summed in float64 in signal order. A non-finite sample poisons
+    the signal (``omit=False``) or ends its finite piece (``omit=True``).
+    """
+    frames = frames.reshape(frames.shape[0], -1)
+    dt = frames.dtype
+    two, tol_e = dt.type(2), dt.type(tol)
+    y1, y2, seen, acc, count = (state[k] for k in ("y1", "y2", "seen", "acc", "count"))
+    poisoned = state["poisoned"]
+    for y in frames:
+        finite = np.isfinite(y)
+        if omit:
+            _end_pieces(state, ~finite, mode, height)
+        else:
+            poisoned |= ~finite
+        live = finite & ~poisoned
+        has_d = live & (seen >= 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = (y - two * y1) + y2
+            scale = (np.abs(y2) + two * np.abs(y1)) + np.abs(y)
+            d = np.where(np.abs(d) < tol_e * scale, dt.type(0), d)
+        if mode == "local":
+            p, rising = state["p"], state["rising"]
+            a = np.abs(d)
+            gt = has_d & (a > p)
+            lt = has_d & (a < p)
+            peak = lt & rising & (p.astype(np.float64) >= height)  # exact compare
+            acc[peak] += p[peak].astype(np.float64)
+            count[peak] += 1
+            rising[gt] = True
+            rising[lt] = False
+            p[has_d] = a[has_d]
+        else:
+            s = state["s"]
+            same = ((d > 0) & (s > 0.0)) | ((d < 0) & (s < 0.0))
+            close = has_d & ~same & (s != 0.0) & (np.abs(s) >= height)
+            acc[close] += np.abs(s[close])
+            count[close] += 1
+            s[has_d & same] += d[has_d & same].astype(np.float64)
+            s[has_d & ~same] = d[has_d & ~same].astype(np.float64)
+        y2[live] = y1[live]
+        y1[live] = y[live]
+        seen[live & (seen < 2)] += 1
+
+
+def stream_result(
+    state: dict[str, np.ndarray], n_frames: int, mode: str, height: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """SMP (float64) and counts (int64) of the streamed signals as if they ended now.
+
+    The open run (run mode) is closed; an open plateau (local mode) is not a peak. Signals
+    of fewer than 3 samples in all give 0; poisoned signals give NaN and count 0.
+    """
+    npix = state["acc"].size
+    if n_frames < 3:
+        return np.zeros(npix), np.zeros(npix, dtype=np.int64)
+    acc = state["acc"].copy()
+    count = state["count"].copy()
+    if mode == "run":
+        s = state["s"]
+        close = (s != 0.0) & (np.abs(s) >= height)
+        acc[close] += np.abs(s[close])
+        count[close] += 1
+    smp = state["total"] + acc
+    smp[state["poisoned"]] = np.nan
+    count[state["poisoned"]] = 0
+    return smp, count
+
+
+class SMPStream(_SMPStream):
+    """``smpfast.SMPStream`` computed by the reference (``backend="numpy"``); see there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smpfast import reference
+    >>> s = reference.SMPStream((), mode="run").update(np.abs(np.linspace(-1.0, 1.0, 9)))
+    >>> float(s.result()[0])
+    0.5
+    """
+
+    def __init__(
+        self,
+        shape: Any,
+        *,
+        mode: str = "local",
+        height: float = 0.0,
+        tol: float | None = None,
+        nan_policy: str = "propagate",
+        dtype: Any = np.float64,
+        backend: str | None = None,
+    ) -> None:
+        _only_numpy(backend)
+        super().__init__(
+            shape, mode=mode, height=height, tol=tol, nan_policy=nan_policy, dtype=dtype,
+            backend="numpy",
+        )
