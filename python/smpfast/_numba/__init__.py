@@ -22,6 +22,7 @@ from .backend import (
     smp_local,
     smp_run,
 )
+from .stream import stream_update
 
 __all__ = [
     "describe",
@@ -30,4 +31,5 @@ __all__ = [
     "name",
     "smp_local",
     "smp_run",
+    "stream_update",
 ]
