@@ -23,6 +23,17 @@ from .stream import SMPStream
 
 warn_if_extension_missing()
 
+#: Submodules imported on first attribute access (``smpfast.nets``), to keep import cheap.
+_LAZY_SUBMODULES = ("nets", "paths", "simulate")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "SMPStream",
     "__version__",

@@ -20,7 +20,7 @@ live in ``smpfast._cpp_nn`` ("cpp"), ``smpfast._numba.nn`` ("numba") and
 ``smpfast.nn_reference`` ("numpy"). When the selected backend has no nn kernels, the
 next one in the order cpp > numba > numpy is used, unless the backend was named in the
 call's ``backend=`` argument: then RuntimeError. The smooth controls (``tanh``,
-``sigmoid``, ``softplus``, ``gelu``) are NumPy code shared by every backend.
+``sigmoid``, ``softplus``, ``gelu``, ``elu``) are NumPy code shared by every backend.
 
 Examples
 --------
@@ -54,6 +54,7 @@ __all__ = [
     "batch_norm",
     "conv1d",
     "conv2d",
+    "elu",
     "gelu",
     "leaky_relu",
     "linear",
@@ -653,6 +654,27 @@ def gelu(x: Any, approximate: str = "none", *, backend: str | None = None) -> np
     mode = _validate.choice(approximate, ("none", "tanh"), "approximate")
     _check_backend(backend)
     return _ref.gelu(xa, mode)
+
+
+def elu(x: Any, alpha: float = 1.0, *, backend: str | None = None) -> np.ndarray:
+    """Exponential linear unit ``x if x > 0 else alpha * (exp(x) - 1)``, as ``F.elu``.
+
+    Smooth for ``alpha = 1`` (continuous slope at 0); for other ``alpha`` the slope jumps
+    from ``alpha`` to 1 at 0, a kink. NumPy on every backend (``backend`` is only checked).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smpfast import nn
+    >>> nn.elu(np.array([-1.0, 0.0, 2.0]))
+    array([-0.63212056,  0.        ,  2.        ])
+    """
+    xa = _validate.float_array(x, "x")
+    alpha_v = _v.real(alpha, "alpha")
+    if not math.isfinite(alpha_v):
+        raise ValueError(f"elu: alpha must be finite; got {alpha!r}")
+    _check_backend(backend)
+    return _ref.elu(xa, alpha_v)
 
 
 # --------------------------------------------------------------------------- affine maps

@@ -83,6 +83,7 @@ __all__ = [
     "batch_norm",
     "batch_norm_coefficients",
     "conv2d",
+    "elu",
     "erf",
     "gelu",
     "leaky_relu",
@@ -333,6 +334,13 @@ def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     z = x * t(beta)
     soft = (np.maximum(z, t(0)) + np.log1p(np.exp(-np.abs(z)))) / t(beta)
     return _c_order(np.where(z > t(threshold), x, soft))
+
+
+@_ieee
+def elu(x: np.ndarray, alpha: float) -> np.ndarray:
+    """``x`` where ``x > 0``, else ``alpha * expm1(x)``: PyTorch's ELU, in the input's dtype."""
+    t = x.dtype.type
+    return _c_order(np.where(x > t(0), x, t(alpha) * np.expm1(x)))
 
 
 _SQRT1_2 = 0.7071067811865476  # 1 / sqrt(2), M_SQRT1_2
