@@ -66,6 +66,7 @@ import numpy as np
 
 from . import _validate, nn
 from . import _validate_nn as _v
+from .paths import as_generator
 
 __all__ = [
     "ELU",
@@ -106,22 +107,6 @@ def _float_dtype(dtype: Any, name: str = "dtype") -> np.dtype[Any]:
     return np.dtype(np.float32) if dt == np.float32 else np.dtype(np.float64)
 
 
-def _generator(rng: Any, name: str = "rng") -> np.random.Generator:
-    """An int seed, a SeedSequence or a Generator as a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, np.random.SeedSequence):
-        return np.random.default_rng(rng)
-    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be an int seed, a np.random.SeedSequence or a np.random.Generator; "
-            f"got {type(rng).__name__} {rng!r}"
-        )
-    if rng < 0:
-        raise ValueError(f"{name} must be >= 0; got {rng}")
-    return np.random.default_rng(int(rng))
-
-
 def _children(seed: Any, n: int) -> list[np.random.Generator]:
     """``n`` independent generators derived from ``seed`` (one per block)."""
     if isinstance(seed, np.random.Generator):
@@ -129,7 +114,7 @@ def _children(seed: Any, n: int) -> list[np.random.Generator]:
     if isinstance(seed, np.random.SeedSequence):
         seq = seed
     else:
-        _generator(seed, "seed")  # type and range check
+        as_generator(seed, "seed")  # type and range check
         seq = np.random.SeedSequence(int(seed))
     return [np.random.default_rng(s) for s in seq.spawn(n)]
 
@@ -311,7 +296,7 @@ class Block:
         >>> conv.weight.shape, conv.bias.tolist()
         ((2, 1, 3, 3), [0.0, 0.0])
         """
-        self._initialise(_generator(rng, "rng"), _float_dtype(dtype), only_missing=False)
+        self._initialise(as_generator(rng, "rng"), _float_dtype(dtype), only_missing=False)
         return self
 
     def _check_ready(self) -> None:
