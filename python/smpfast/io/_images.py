@@ -120,6 +120,9 @@ def smp_images(
             for block in src.blocks(nb, work):
                 labels.extend(block.labels)
                 skipped.extend(block.skipped)
+                bar.update(len(block.labels) + len(block.skipped))
+                if not block.labels:
+                    continue
                 for direction in directions:
                     # (n, H, W[, C]): a row runs along axis 2, a column along axis 1
                     s, c = smp_and_count(block.data, 2 if direction == "rows" else 1, mode=mode,
@@ -128,7 +131,6 @@ def smp_images(
                     n = s.shape[0]
                     values[f"smp_{direction}"].append(s.reshape(n, -1).mean(axis=1))
                     values[f"peaks_{direction}"].append(c.reshape(n, -1).mean(axis=1))
-                bar.update(len(block.labels) + len(block.skipped))
         shape = src.frame_shape
     n_rows = len(labels)
     columns: Table = {
