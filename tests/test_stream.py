@@ -288,3 +288,81 @@ def test_bad_pickled_state():
     state["version"] = 99
     with pytest.raises(ValueError, match="state version 99"):
         smpfast.SMPStream(3).__setstate__(state)
+
+
+# --------------------------------------------------------------------------- cpp specifics
+def _simd_targets():
+    if "cpp" not in smpfast.available_backends():
+        return [pytest.param(None, marks=pytest.mark.skip(reason="no cpp backend"))]
+    from smpfast import _core
+
+    return list(_core.simd_targets())
+
+
+@pytest.fixture(params=_simd_targets())
+def simd_target(request):
+    from smpfast import _core
+
+    previous = _core.get_simd_target()
+    _core.set_simd_target(request.param)
+    try:
+        yield request.param
+    finally:
+        _core.set_simd_target(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_cpp_simd_targets(simd_target, mode, dtype):
+    rng = np.random.default_rng(8)
+    # pixel counts around every lane count (W <= 64), NaN and Inf, both policies
+    for npix in (1, 15, 16, 17, 33, 64, 65, 130):
+        x = frames_data(rng, 23, (npix,), dtype, nonfinite=0.15)
+        for policy, height, view in (
+            ("propagate", 0.0, x),
+            ("omit", 0.0, x),
+            ("omit", 1e-3, np.flip(np.flip(x, 1).copy(), 1)),
+            ("propagate", 0.5, np.repeat(x, 2, axis=1)[:, ::2]),
+        ):
+            options = dict(mode=mode, height=height, nan_policy=policy)
+            for cuts in ([1, 2, 3], [5, 12], list(range(1, 23))):
+                s = stream_in_blocks(view, cuts, "cpp", **options)
+                want = reference.smp_and_count(x, 0, **options)
+                check_same(s.result(), want, "cpp", f"{simd_target} {npix} {options} {cuts}")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_cpp_threads(threads):
+    if "cpp" not in smpfast.available_backends():
+        pytest.skip("no cpp backend")
+    smpfast.set_num_threads(threads)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((20, 40_003)).astype(np.float32)  # > 256k samples per call
+    x[rng.integers(0, 20, 50), rng.integers(0, 40_003, 50)] = np.nan
+    for mode in MODES:
+        for policy in POLICIES:
+            options = dict(mode=mode, nan_policy=policy)
+            s = stream_in_blocks(x, [13], "cpp", **options)
+            check_same(s.result(), reference.smp_and_count(x, 0, **options), "cpp", options)
+
+
+def test_cpp_binding_checks_state():
+    if "cpp" not in smpfast.available_backends():
+        pytest.skip("no cpp backend")
+    from smpfast import _core
+
+    state = reference.stream_state(4, np.dtype(np.float64), "run")
+    frames = np.zeros((3, 4))
+    _core.stream_update(frames, state, "run", 0.0, 0.0, False)
+    with pytest.raises(TypeError, match="frames must have dtype float32 or float64"):
+        _core.stream_update(frames.astype(np.int64), state, "run", 0.0, 0.0, False)
+    with pytest.raises(TypeError, match=r"state\['y1'\] has dtype float32"):
+        _core.stream_update(frames, {**state, "y1": np.zeros(4, np.float32)}, "run", 0, 0, False)
+    with pytest.raises(ValueError, match=r"state\['acc'\] has 3 elements, expected 4"):
+        _core.stream_update(frames, {**state, "acc": np.zeros(3)}, "run", 0.0, 0.0, False)
+    with pytest.raises(ValueError, match=r"state\['s'\] must be C-contiguous and writable"):
+        _core.stream_update(frames, {**state, "s": np.zeros(8)[::2]}, "run", 0.0, 0.0, False)
+    with pytest.raises(KeyError, match="state lacks the array 'p'"):
+        _core.stream_update(frames, state, "local", 0.0, 0.0, False)
+    with pytest.raises(ValueError, match="mode must be 'local' or 'run'"):
+        _core.stream_update(frames, state, "peaks", 0.0, 0.0, False)

@@ -6,4 +6,5 @@
 namespace smpfast {
 void register_smp(pybind11::module_& m);
 void register_nn(pybind11::module_& m);
+void register_stream(pybind11::module_& m);
 }  // namespace smpfast

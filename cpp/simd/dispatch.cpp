@@ -15,6 +15,8 @@ namespace simd {
 namespace {
 
 struct Entry {
+    const char* name;  // the target's name, known without calling make(): make() runs code
+                       // compiled for the target's ISA, so only call it where supported
     Target (*make)();
     bool (*supported)();
 };
@@ -35,10 +37,10 @@ bool has_avx512() {
 const std::vector<Entry>& entries() {
     static const std::vector<Entry> all = {
 #if defined(SMPFAST_X86_TARGETS)
-        {&avx512::target, &has_avx512},
-        {&avx2::target, &has_avx2},
+        {"avx512", &avx512::target, &has_avx512},
+        {"avx2", &avx2::target, &has_avx2},
 #endif
-        {&baseline::target, &always},
+        {"baseline", &baseline::target, &always},
     };
     return all;
 }
@@ -48,8 +50,7 @@ Target pick_initial() {
     const char* env = std::getenv("SMPFAST_SIMD");
     for (const auto& e : entries()) {
         if (!e.supported()) continue;
-        Target t = e.make();
-        if (env == nullptr || *env == '\0' || std::strcmp(env, t.name) == 0) return t;
+        if (env == nullptr || *env == '\0' || std::strcmp(env, e.name) == 0) return e.make();
     }
     for (const auto& e : entries())
         if (e.supported()) return e.make();
@@ -66,13 +67,13 @@ Target& current() {
 std::vector<std::string> supported_targets() {
     std::vector<std::string> names;
     for (const auto& e : entries())
-        if (e.supported()) names.emplace_back(e.make().name);
+        if (e.supported()) names.emplace_back(e.name);
     return names;
 }
 
 std::vector<std::string> compiled_targets() {
     std::vector<std::string> names;
-    for (const auto& e : entries()) names.emplace_back(e.make().name);
+    for (const auto& e : entries()) names.emplace_back(e.name);
     return names;
 }
 
@@ -80,12 +81,9 @@ const Target& active() { return current(); }
 
 bool set_active(const std::string& name) {
     for (const auto& e : entries()) {
-        if (!e.supported()) continue;
-        Target t = e.make();
-        if (name == t.name) {
-            current() = t;
-            return true;
-        }
+        if (!e.supported() || name != e.name) continue;
+        current() = e.make();
+        return true;
     }
     return false;
 }

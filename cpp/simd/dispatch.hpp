@@ -11,6 +11,7 @@
 namespace smpfast {
 
 using RunBlocks = void (*)(const Plan&, std::int64_t, std::int64_t, void*);
+using StreamBlocks = void (*)(const StreamPlan&, std::int64_t, std::int64_t, void*);
 using ConvTasks = void (*)(const ConvPlan&, std::int64_t, std::int64_t, void*);
 using PoolTasks = void (*)(const PoolPlan&, std::int64_t, std::int64_t, void*);
 using ActTasks = void (*)(const ActPlan&, std::int64_t, std::int64_t, void*);
@@ -22,6 +23,7 @@ struct Target {
     std::int64_t scratch_bytes = 0; // per-thread scratch (tile or group states)
     std::int64_t group_stack_bytes = 0;  // stack a group of states takes when on the stack
     RunBlocks run_blocks = nullptr;
+    StreamBlocks stream_blocks = nullptr;  // SMPStream update (same blocks, same scratch)
     // building blocks (nn/kernels.hpp)
     ConvTasks conv2d = nullptr;
     PoolTasks max_pool2d = nullptr;

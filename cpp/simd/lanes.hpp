@@ -424,6 +424,161 @@ struct Block {
         }
     }
 
+    // ------------------------------------------------------------------ streaming
+    // The batch kernel above starts each block from init() (fresh state from the first
+    // two rows); the stream kernel loads the same State from the per-signal arrays of an
+    // SMPStream (plan.hpp: StreamState), advances it with the same rows(), and stores it
+    // back. Run mode always keeps the run sums (the H path): the stream must be able to
+    // close a run in a later call, or hand the lane to the scalar StreamCarry.
+    template <Mode M>
+    static void load_stream(State& S, const StreamState& st, std::int64_t j0) {
+        typedef decltype(+Mk{}[0]) MI;
+        std::memcpy(S.y1, static_cast<const E*>(st.y1) + j0, sizeof(E) * W);
+        std::memcpy(S.y2, static_cast<const E*>(st.y2) + j0, sizeof(E) * W);
+        std::memcpy(S.acc, st.acc + j0, sizeof(double) * W);
+        MI mask[W];
+        E pz[W];
+        if (M == Mode::local) {
+            std::memcpy(S.p, static_cast<const E*>(st.p) + j0, sizeof(E) * W);
+            for (int j = 0; j < W; ++j) mask[j] = st.rising[j0 + j] ? MI(-1) : MI(0);
+            std::memcpy(S.rising, mask, sizeof mask);
+        } else {
+            std::memcpy(S.s, st.s + j0, sizeof(double) * W);
+            for (int j = 0; j < W; ++j) {
+                const double r = st.s[j0 + j];
+                pz[j] = r > 0.0 ? E(1) : (r < 0.0 ? E(-1) : E(0));  // sign of the open run
+            }
+            std::memcpy(S.pz, pz, sizeof pz);
+        }
+        for (int u = 0; u < U; ++u) {
+            S.a1[u] = vabs(S.y1[u]);
+            S.a2[u] = vabs(S.y2[u]);
+            S.ss[u] = V{};
+            S.cnt[u] = Mk{};
+            if (M == Mode::local) {
+                S.pz[u] = V{};
+                for (int r = 0; r < R; ++r) S.s[u][r] = vd{};
+            } else {
+                S.p[u] = V{};
+                S.rising[u] = Mk{};
+            }
+            for (int r = 0; r < R; ++r) S.cntw[u][r] = vdm{};
+        }
+        for (int j = 0; j < W; ++j) S.count[j] = st.count[j0 + j];
+        S.unflushed = 0;
+    }
+
+    template <Mode M>
+    static void store_stream(const State& S, const StreamState& st, std::int64_t j0) {
+        typedef decltype(+Mk{}[0]) MI;
+        std::memcpy(static_cast<E*>(st.y1) + j0, S.y1, sizeof(E) * W);
+        std::memcpy(static_cast<E*>(st.y2) + j0, S.y2, sizeof(E) * W);
+        std::memcpy(st.acc + j0, S.acc, sizeof(double) * W);
+        if (M == Mode::local) {
+            MI mask[W];
+            std::memcpy(static_cast<E*>(st.p) + j0, S.p, sizeof(E) * W);
+            std::memcpy(mask, S.rising, sizeof mask);
+            for (int j = 0; j < W; ++j) st.rising[j0 + j] = mask[j] != 0 ? 1 : 0;
+        } else {
+            std::memcpy(st.s + j0, S.s, sizeof(double) * W);
+        }
+        for (int j = 0; j < W; ++j) st.count[j0 + j] = S.count[j];
+    }
+
+    // Advance the W signals j0 .. j0 + W - 1 (fewer at the end) over all frames of the
+    // call. Frames are read in place when the pixels are contiguous, else packed into
+    // tiles of kTileRows frames. Signals that need the scalar path (warm-up, a piece
+    // restarted after NaN, a lane that met NaN/Inf in these frames) get it, starting
+    // from the state in the arrays; the vector result of the other lanes is stored.
+    template <Mode M, bool H>
+    static void stream_block(const StreamPlan& P, std::int64_t j0, void* scratch) {
+        const StreamState& st = P.state;
+        const std::int64_t n = P.frames;
+        const std::int64_t fs = P.frame_stride;
+        const E tol_e = static_cast<E>(P.tol);
+        const int valid = static_cast<int>(P.npix - j0 < W ? P.npix - j0 : W);
+        std::int64_t off[W];
+        for (int l = 0; l < valid; ++l)
+            off[l] = P.lanes_contiguous ? (j0 + l) * P.itemsize : P.pixel_offset(j0 + l);
+        auto scalar_lane = [&](int l, std::int64_t f0, std::int64_t f1) {
+            StreamCarry<E, M> c;
+            c.load(st, j0 + l);
+            c.advance(P.base + f0 * fs + off[l], f1 - f0, fs, P.height, tol_e, P.omit);
+            c.store(st, j0 + l);
+        };
+        if (valid < W) {  // the tail of the frame: scalar
+            for (int l = 0; l < valid; ++l) scalar_lane(l, 0, n);
+            return;
+        }
+        // Warm-up: the first frames of the stream (or of a restarted piece) carry no d.
+        int min_seen = 2;
+        bool live = false;
+        for (int l = 0; l < W; ++l) {
+            if (st.poisoned[j0 + l]) continue;
+            live = true;
+            if (st.seen[j0 + l] < min_seen) min_seen = st.seen[j0 + l];
+        }
+        if (!live) return;  // every signal is NaN already
+        std::int64_t k = 0;
+        if (min_seen < 2) {
+            k = n < 2 - min_seen ? n : 2 - min_seen;
+            for (int l = 0; l < W; ++l) scalar_lane(l, 0, k);
+            if (k == n) return;
+        }
+        bool redo[W];
+        for (int l = 0; l < W; ++l) redo[l] = !st.poisoned[j0 + l] && st.seen[j0 + l] < 2;
+
+        State S;
+        load_stream<M>(S, st, j0);
+        if (P.lanes_contiguous) {
+            const char* row = P.base + k * fs + off[0];
+            for (std::int64_t t = k; t < n; t += kMaxRowsPerCall) {
+                const std::int64_t nr = n - t < kMaxRowsPerCall ? n - t : kMaxRowsPerCall;
+                rows<M, H>(S, row + (t - k) * fs, fs, nr, P.height, P.tol, kPrefetchRows * fs);
+            }
+        } else {
+            E* tile = static_cast<E*>(scratch);
+            const std::int64_t row_bytes = W * static_cast<std::int64_t>(sizeof(E));
+            for (std::int64_t t0 = k; t0 < n; t0 += kTileRows) {
+                const std::int64_t nr = (n - t0 < kTileRows) ? (n - t0) : kTileRows;
+                const char* src0 = P.base + t0 * fs;
+                for (std::int64_t t = 0; t < nr; ++t, src0 += fs)
+                    for (int l = 0; l < W; ++l)
+                        std::memcpy(tile + t * W + l, src0 + off[l], sizeof(E));
+                rows<M, H>(S, reinterpret_cast<const char*>(tile), row_bytes, nr, P.height,
+                           P.tol, 0);
+            }
+        }
+        flush(S);
+        E ss[W];
+        std::memcpy(ss, S.ss, sizeof ss);
+        StreamCarry<E, M> carry[W];
+        int n_redo = 0;
+        int which[W];
+        for (int l = 0; l < W; ++l) {
+            if (st.poisoned[j0 + l] || !(redo[l] || !finite_e(ss[l]))) continue;
+            StreamCarry<E, M>& c = carry[n_redo];
+            c.load(st, j0 + l);  // the state before these frames: still in the arrays
+            c.advance(P.base + k * fs + off[l], n - k, fs, P.height, tol_e, P.omit);
+            which[n_redo++] = l;
+        }
+        store_stream<M>(S, st, j0);
+        for (int i = 0; i < n_redo; ++i) carry[i].store(st, j0 + which[i]);
+    }
+
+    static void stream_blocks(const StreamPlan& P, std::int64_t b0, std::int64_t b1,
+                              void* scratch) {
+        const bool h = P.height > 0.0;
+        for (std::int64_t b = b0; b < b1; ++b) {
+            if (P.mode == Mode::run)
+                stream_block<Mode::run, true>(P, b * W, scratch);
+            else if (h)
+                stream_block<Mode::local, true>(P, b * W, scratch);
+            else
+                stream_block<Mode::local, false>(P, b * W, scratch);
+        }
+    }
+
     static void dispatch(const Plan& P, std::int64_t b0, std::int64_t b1, void* scratch) {
         const bool h = P.height > 0.0;
         if (P.mode == Mode::local)

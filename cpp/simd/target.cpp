@@ -22,6 +22,16 @@ void run_blocks(const Plan& plan, std::int64_t b0, std::int64_t b1, void* raw) {
         Block<double>::dispatch(plan, b0, b1, scratch);
 }
 
+// Stream kernel: blocks b0 .. b1 - 1 of W neighbouring signals (same scratch: one tile).
+void run_stream_blocks(const StreamPlan& plan, std::int64_t b0, std::int64_t b1, void* raw) {
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw);
+    void* scratch = reinterpret_cast<void*>((addr + 63) & ~static_cast<std::uintptr_t>(63));
+    if (plan.dtype == DType::f32)
+        Block<float>::stream_blocks(plan, b0, b1, scratch);
+    else
+        Block<double>::stream_blocks(plan, b0, b1, scratch);
+}
+
 // Stack bytes the group states of measure_group take (for the driver's room check).
 constexpr std::int64_t kGroupStackBytes = [] {
     const std::int64_t f = kGroup * static_cast<std::int64_t>(sizeof(Block<float>::State));
@@ -37,6 +47,7 @@ Target target() {
     t.scratch_bytes = kScratchBytes + 64;
     t.group_stack_bytes = kGroupStackBytes;
     t.run_blocks = &run_blocks;
+    t.stream_blocks = &run_stream_blocks;
     t.conv2d = &nn::conv_tasks;
     t.max_pool2d = &nn::max_pool_tasks;
     t.avg_pool2d = &nn::avg_pool_tasks;

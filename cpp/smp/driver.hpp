@@ -16,6 +16,14 @@ Plan make_plan(const SmpCall& call);
 // Preconditions (checked by the binding): length >= 3, dtype f32/f64, outputs sized.
 void smp_batch(const SmpCall& call);
 
+// Merge the pixel axes of a stream call (stream.cpp).
+StreamPlan make_stream_plan(const StreamCall& call);
+
+// Advance an SMPStream's state arrays over one block of frames, on call.threads threads
+// (stream.cpp). Preconditions (checked by the binding): dtype f32/f64, state arrays
+// C-contiguous, of the call's dtype and pixel count.
+void smp_stream(const StreamCall& call);
+
 // Peaks of one strided signal. Returns false when it holds a non-finite sample and
 // omit is false (then positions/magnitudes are left empty).
 bool find_peaks(const char* first, DType dtype, std::int64_t length, std::int64_t stride,

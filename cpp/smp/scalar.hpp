@@ -132,5 +132,70 @@ bool scalar_signal(const char* first, std::int64_t length, std::int64_t stride, 
     return true;
 }
 
+// One signal of an SMPStream, unpacked from (and packed back into) the stream's state
+// arrays: the ScalarState of the current finite piece plus the sums around it. Used for
+// the signals the vector kernel cannot take (stream warm-up, pieces restarted after a
+// non-finite sample, blocks narrower than a vector, lanes that met NaN/Inf).
+template <class E, Mode M>
+struct StreamCarry {
+    ScalarState<E, M> st;
+    SumSink sink;           // the current piece: sink.smp is the state's acc
+    double total = 0.0;
+    bool poisoned = false;
+
+    void load(const StreamState& S, std::int64_t j) {
+        st.y1 = static_cast<const E*>(S.y1)[j];
+        st.y2 = static_cast<const E*>(S.y2)[j];
+        st.seen = S.seen[j];
+        if (M == Mode::local) {
+            st.p = static_cast<const E*>(S.p)[j];
+            st.rising = S.rising[j] != 0;
+        } else {
+            st.s = S.s[j];
+        }
+        sink.smp = S.acc[j];
+        sink.count = S.count[j];
+        total = S.total[j];
+        poisoned = S.poisoned[j] != 0;
+    }
+
+    void store(const StreamState& S, std::int64_t j) const {
+        static_cast<E*>(S.y1)[j] = st.y1;
+        static_cast<E*>(S.y2)[j] = st.y2;
+        S.seen[j] = static_cast<std::uint8_t>(st.seen < 2 ? st.seen : 2);
+        if (M == Mode::local) {
+            static_cast<E*>(S.p)[j] = st.p;
+            S.rising[j] = st.rising ? 1 : 0;
+        } else {
+            S.s[j] = st.s;
+        }
+        S.acc[j] = sink.smp;
+        S.count[j] = sink.count;
+        S.total[j] = total;
+        S.poisoned[j] = poisoned ? 1 : 0;
+    }
+
+    // Push n samples first, first + stride, ... A non-finite sample poisons the signal,
+    // or (omit) ends its finite piece: the open run is closed, the piece's sum moves to
+    // total, and the state starts afresh.
+    void advance(const char* first, std::int64_t n, std::int64_t stride, double height, E tol,
+                 bool omit) {
+        for (std::int64_t t = 0; t < n && !poisoned; ++t, first += stride) {
+            const E y = load_sample<E>(first);
+            if (!finite_e(y)) {
+                if (!omit) {
+                    poisoned = true;
+                } else {
+                    st.end_segment(height, sink);
+                    total += sink.smp;
+                    sink.smp = 0.0;
+                }
+                continue;
+            }
+            st.push(y, st.seen, height, tol, sink);
+        }
+    }
+};
+
 }  // namespace SMPFAST_NS
 }  // namespace smpfast

@@ -39,6 +39,18 @@ def find_peaks_run(
     return _core.find_peaks_run(y, height, tol, omit)
 
 
+def stream_update(
+    state: dict[str, np.ndarray],
+    frames: np.ndarray,
+    mode: str,
+    height: float,
+    tol: float,
+    omit: bool,
+) -> None:
+    """Advance an ``SMPStream`` state over ``frames`` (see ``smpfast.reference.stream_update``)."""
+    _core.stream_update(frames, state, mode, height, tol, omit, _config.get_num_threads())
+
+
 def describe() -> dict[str, Any]:
     """Backend facts for ``show_config``."""
     return {

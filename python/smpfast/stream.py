@@ -57,10 +57,7 @@ def _stream_dtype(dtype: Any) -> np.dtype[Any]:
 def _kernel(module: ModuleType) -> Any:
     update = getattr(module, "stream_update", None)
     if not callable(update):
-        # TEMPORARY while the numba and cpp streaming kernels are written: the reference.
-        from . import reference
-
-        return reference.stream_update
+        raise RuntimeError(f"backend {module.name!r} has no streaming kernel (stream_update)")
     return update
 
 
