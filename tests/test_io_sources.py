@@ -357,3 +357,25 @@ def test_unreadable_permission(tmp_path: Path, u8_frames: np.ndarray) -> None:
     (tmp_path / "frame2.png").chmod(0)
     with pytest.raises(sio.ImageReadError, match=re.escape("frame2.png")):
         sio.smp_stack(tmp_path, progress=False)
+
+
+@given(
+    data=st.data(),
+    dtype=st.sampled_from([np.uint8, np.int8, np.uint16, np.int16, np.bool_]),
+    mode=st.sampled_from(["local", "run"]),
+    height=st.sampled_from([0.0, 1.0, 2.5, 300.0]),
+)
+def test_small_integers_streamed_as_float32_exactly(data: st.DataObject, dtype: type,
+                                                    mode: str, height: float) -> None:
+    """8/16-bit frames go through float32 and still equal smp_and_count's float64 result."""
+    info = np.iinfo(dtype) if dtype is not np.bool_ else None
+    lo, hi = (info.min, info.max) if info else (0, 1)
+    t = data.draw(st.integers(3, 30))
+    values = data.draw(st.lists(st.sampled_from([lo, hi, lo + 1, hi - 1, (lo + hi) // 2]),
+                                min_size=t * 4, max_size=t * 4))
+    x = np.array(values).astype(dtype).reshape(t, 4)
+    assert _sources.stream_dtype(x.dtype) == np.float32
+    res = sio.smp_stack(x, mode=mode, height=height, chunk_bytes=16, progress=False)
+    ref_s, ref_c = smpfast.smp_and_count(x, 0, mode=mode, height=height)
+    np.testing.assert_array_equal(res.count, ref_c)
+    np.testing.assert_array_equal(res.smp, ref_s)

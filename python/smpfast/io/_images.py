@@ -14,7 +14,7 @@ from .._progress import Progress
 from ..measure import smp_and_count
 from ._atomic import atomic_open
 from ._optional import require
-from ._sources import arithmetic_dtype, open_source
+from ._sources import open_source, stream_dtype
 from ._stack import DEFAULT_CHUNK_BYTES, check_chunk_bytes, frames_per_block
 
 __all__ = ["AXES", "ImageTable", "smp_images", "write_table"]
@@ -113,7 +113,7 @@ def smp_images(
                 f"source {src.location!r} holds frames of shape {src.frame_shape}; images "
                 "must be (H, W) or (H, W, C)"
             )
-        work = arithmetic_dtype(src.dtype)
+        work = stream_dtype(src.dtype, tol)
         nb = frames_per_block(src, work, chunk)
         with Progress(src.n_frames, f"images {src.location}"[:60],
                       enabled=None if progress else False) as bar:

@@ -37,6 +37,7 @@ __all__ = [
     "decode_image",
     "natural_key",
     "open_source",
+    "stream_dtype",
 ]
 
 #: File suffixes read as images (lower case): Pillow for PNG/JPEG, tifffile for TIFF.
@@ -89,6 +90,30 @@ def arithmetic_dtype(dtype: np.dtype[Any], name: str = "source") -> np.dtype[Any
     (dtype('float64'), dtype('float32'))
     """
     return _validate.float_array(np.empty(0, dtype=dtype), name).dtype
+
+
+def stream_dtype(dtype: np.dtype[Any], tol: Any = None, name: str = "source") -> np.dtype[Any]:
+    """The dtype frames of ``dtype`` are streamed in (float32 for 8/16-bit integers).
+
+    That is :func:`arithmetic_dtype`, except float32 for integers of at most 16 bits (8- and
+    16-bit images) when ``tol`` is the default. For such data every ``d`` is an exact integer in float32 as in float64 (``|d| <= 4 *
+    65535 < 2**24``), the default noise floor (``8 eps * scale < 1``) zeroes only ``d = 0``
+    in both, and magnitudes and run sums are accumulated in float64 either way: the
+    results are identical to :func:`smpfast.smp_and_count` (which uses float64), with half
+    the bytes to convert and read. An explicit ``tol`` keeps float64, whose noise floor it
+    was chosen for.
+
+    Examples
+    --------
+    >>> stream_dtype(np.dtype(np.uint8)), stream_dtype(np.dtype(np.uint8), tol=1e-3)
+    (dtype('float32'), dtype('float64'))
+    >>> stream_dtype(np.dtype(np.int32)), stream_dtype(np.dtype(np.float16))
+    (dtype('float64'), dtype('float32'))
+    """
+    work = arithmetic_dtype(dtype, name)
+    if tol is None and dtype.kind in "biu" and dtype.itemsize <= 2:
+        return np.dtype(np.float32)
+    return work
 
 
 # --------------------------------------------------------------------------- images

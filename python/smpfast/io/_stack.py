@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _validate
 from .._progress import Progress
-from ._sources import FrameSource, arithmetic_dtype, open_source
+from ._sources import FrameSource, open_source, stream_dtype
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "StackResult", "frames_per_block", "smp_stack"]
 
@@ -37,8 +37,9 @@ class StackResult:
     frame_shape : tuple of int
         Shape of one frame.
     dtype : str
-        Dtype of the stored frames (SMP is computed in float64, or float32 for float32
-        and float16 data, as :func:`smpfast.smp` does).
+        Dtype of the stored frames (SMP is computed as :func:`smpfast.smp` computes it, in
+        float64, or float32 for float32 and float16 data; 8- and 16-bit integer frames are
+        streamed as float32, which gives identical results, see ``stream_dtype``).
     source : str
         Where the frames came from.
     kind : str
@@ -168,7 +169,7 @@ def smp_stack(
                 f"source {src.location!r} has {src.n_frames} frame(s) along axis {axis}; "
                 "SMP needs at least 3 frames"
             )
-        work = arithmetic_dtype(src.dtype)
+        work = stream_dtype(src.dtype, tol)
         stream = SMPStream(src.frame_shape, mode=mode, height=height, tol=tol,
                            nan_policy=nan_policy, dtype=work, backend=backend)
         nb = frames_per_block(src, work, chunk)
