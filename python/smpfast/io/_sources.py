@@ -96,12 +96,12 @@ def stream_dtype(dtype: np.dtype[Any], tol: Any = None, name: str = "source") ->
     """The dtype frames of ``dtype`` are streamed in (float32 for 8/16-bit integers).
 
     That is :func:`arithmetic_dtype`, except float32 for integers of at most 16 bits (8- and
-    16-bit images) when ``tol`` is the default. For such data every ``d`` is an exact integer in float32 as in float64 (``|d| <= 4 *
-    65535 < 2**24``), the default noise floor (``8 eps * scale < 1``) zeroes only ``d = 0``
-    in both, and magnitudes and run sums are accumulated in float64 either way: the
-    results are identical to :func:`smpfast.smp_and_count` (which uses float64), with half
-    the bytes to convert and read. An explicit ``tol`` keeps float64, whose noise floor it
-    was chosen for.
+    16-bit images) when ``tol`` is the default. For such data every ``d`` is an exact
+    integer in float32 as in float64 (``|d| <= 4 * 65535 < 2**24``), the default noise
+    floor (``8 eps * scale < 1``) zeroes only ``d = 0`` in both, and magnitudes and run
+    sums are accumulated in float64 either way: the results are identical to
+    :func:`smpfast.smp_and_count` (which uses float64), with half the bytes to convert and
+    read. An explicit ``tol`` keeps float64, whose noise floor it was chosen for.
 
     Examples
     --------
