@@ -353,3 +353,28 @@ def test_docstring_examples() -> None:
     for test in tests:
         runner.run(test)
     assert runner.failures == 0 and runner.tries >= 8
+
+
+def test_reshape_blocks_reuse_exact_smp() -> None:
+    # Flatten and Permute move signals without changing them: their SMP is taken from the
+    # previous block; it must equal a direct measurement of their output
+    net = nets.Sequential(
+        [nets.Conv2d(2, 3, 3), nets.ReLU(), nets.Permute(0, 2, 3, 1), nets.Flatten()], seed=2
+    )
+    outs: dict[int, list[np.ndarray]] = {2: [], 3: []}
+
+    def grab(index: int, block: Any, x_in: np.ndarray, x_out: np.ndarray) -> None:
+        if index in outs:
+            outs[index].append(x_out.copy())
+
+    res = simulate.run(net, SHAPE, 9, 12, seed=1, chunk_paths=4, keep=True, observers=[grab])
+    for index, chunks in outs.items():
+        y = np.concatenate(chunks, axis=1)
+        for mode in ("run", "local"):
+            s, c = smpfast.smp_and_count(y, 0, mode=mode)
+            stats = res.blocks[index].stats[mode]
+            assert stats.samples is not None
+            np.testing.assert_array_equal(stats.samples, s)
+            assert stats.count_mean == c.mean()
+            _check_stats(stats)
+    assert res.blocks[3].shape == (4 * 4 * 3,)

@@ -576,10 +576,27 @@ def run(
 
     accs = [{m: _Accumulator(shape, n, keep_v) for m in mode_t} for shape in (in_shape, *shapes)]
 
-    def measure(level: int, y: np.ndarray, start: int) -> None:
+    Measured = dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def measure(level: int, y: np.ndarray, start: int) -> Measured:
+        out = {}
         for m in mode_t:
             s, c = smp_and_count(y, 0, mode=m, height=height_v, tol=tol_v, backend=backend)
             accs[level][m].add(s, c, start)
+            out[m] = (s, c)
+        return out
+
+    def relayout(level: int, block: nets.Block, prev: Measured, start: int) -> Measured:
+        # a reshape or transpose moves signals without changing them: reuse their SMP
+        out = {}
+        for m, (s, c) in prev.items():
+            if isinstance(block, nets.Permute):
+                s, c = s.transpose(block.dims), c.transpose(block.dims)
+            else:
+                s, c = s.reshape(s.shape[0], *shapes[level - 1]), c.reshape(s.shape)
+            accs[level][m].add(s, c, start)
+            out[m] = (s, c)
+        return out
 
     n_chunks = 0
     with Progress(n, "simulate", enabled=progress) as bar:
@@ -588,14 +605,17 @@ def run(
             x = source.get(start, stop)
             for o in obs:
                 o(-1, None, x, x)
-            measure(0, x, start)
+            measured = measure(0, x, start)
             k = stop - start
             for i, block in enumerate(work.blocks):
                 y = block.forward(x.reshape(steps * k, *x.shape[2:]), backend=backend)
                 y = y.reshape(steps, k, *y.shape[1:])
                 for o in obs:
                     o(i, block, x, y)
-                measure(i + 1, y, start)
+                if isinstance(block, (nets.Flatten, nets.Permute)):
+                    measured = relayout(i + 1, block, measured, start)
+                else:
+                    measured = measure(i + 1, y, start)
                 x = y
             n_chunks += 1
             bar.update(k)
