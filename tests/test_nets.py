@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smpfast import nets
 
@@ -404,3 +406,70 @@ def test_import_does_not_import_torch() -> None:
 
     code = "import sys, smpfast.nets; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- shape arithmetic
+@given(
+    kind=st.sampled_from(["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d"]),
+    k=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 3),
+    dilation=st.integers(1, 2),
+    ceil=st.booleans(),
+    size=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+)
+def test_output_shape_matches_torch(
+    kind: str, k: int, stride: int, pad: int, dilation: int, ceil: bool, size: tuple[int, int]
+) -> None:
+    torch = pytest.importorskip("torch")
+    dims = 1 if kind.endswith("1d") else 2
+    block: nets.Block
+    if kind.startswith("conv"):
+        cls = nets.Conv2d if dims == 2 else nets.Conv1d
+        block = cls(2, 3, k, stride=stride, padding=pad, dilation=dilation)
+    elif kind.startswith("max"):
+        pad = min(pad, k // 2)
+        cls_p = nets.MaxPool2d if dims == 2 else nets.MaxPool1d
+        block = cls_p(k, stride, pad, dilation, ceil_mode=ceil)
+    else:
+        block = nets.AvgPool2d(k, stride, min(pad, k // 2), ceil_mode=ceil)
+    net = nets.Sequential([block], seed=0)
+    in_shape = (2, *size[:dims])
+    x = np.random.default_rng(0).standard_normal((1, *in_shape))
+    try:
+        shape = net.output_shapes(in_shape)[0]
+    except ValueError:
+        with pytest.raises((RuntimeError, ValueError)):
+            net.to_torch()(torch.from_numpy(x))
+        with pytest.raises(ValueError):  # the block itself refuses too
+            block(x)
+        return
+    with torch.no_grad():
+        want = net.to_torch()(torch.from_numpy(x)).numpy()
+    assert shape == want.shape[1:]
+    _close(net(x), want, np.float64)
+
+
+def test_sequential_reset_parameters_keeps_explicit() -> None:
+    fixed = np.full((2, 3), 0.5)
+    net = nets.Sequential([nets.Linear(3, 2, weight=fixed), nets.ReLU(), nets.Linear(2, 2)], seed=3)
+    fresh = nets.Sequential([nets.Linear(3, 2), nets.ReLU(), nets.Linear(2, 2)], seed=4)
+    net.reset_parameters(4)
+    np.testing.assert_array_equal(net[0].weight, fixed)
+    np.testing.assert_array_equal(net[2].weight, fresh[2].weight)
+    assert net.seed == 4
+
+
+def test_from_torch_return_indices_rejected() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="return_indices=True is not supported"):
+        nets.Sequential.from_torch(torch.nn.Sequential(torch.nn.MaxPool2d(2, return_indices=True)))
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(nets):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries > 20

@@ -1448,6 +1448,25 @@ class Sequential:
             setattr(block, p, arr.astype(self.dtype, copy=False))
             block._explicit.add(p)
 
+    def reset_parameters(self, seed: Seed) -> Sequential:
+        """Redraw every parameter not given explicitly (or loaded) from a new seed.
+
+        Block ``i`` draws from the ``i``-th child of ``seed``, exactly as at construction
+        with that seed; the dtype is kept. Returns the network itself.
+
+        Examples
+        --------
+        >>> from smpfast import nets
+        >>> a = nets.Sequential([nets.Linear(3, 2)], seed=0)
+        >>> b = nets.Sequential([nets.Linear(3, 2)], seed=1).reset_parameters(0)
+        >>> bool((a[0].weight == b[0].weight).all())
+        True
+        """
+        for block, rng in zip(self.blocks, _children(seed, len(self.blocks)), strict=True):
+            block._initialise(rng, self.dtype, only_missing=False)
+        self.seed = seed
+        return self
+
     # -- PyTorch
     def to_torch(self) -> Any:
         """An equivalent ``torch.nn.Sequential`` in eval mode (imports torch lazily).
@@ -1512,6 +1531,8 @@ def _block_from_torch(tnn: Any, m: Any, i: int) -> Block:
             running_mean=arr(m.running_mean), running_var=arr(m.running_var),
         )  # fmt: skip
     if isinstance(m, (tnn.MaxPool2d, tnn.MaxPool1d)):
+        if m.return_indices:
+            raise ValueError(f"module {i}: MaxPool with return_indices=True is not supported")
         mcls: type[_MaxPoolNd] = MaxPool2d if isinstance(m, tnn.MaxPool2d) else MaxPool1d
         return mcls(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
     if isinstance(m, (tnn.AvgPool2d, tnn.AvgPool1d)):
