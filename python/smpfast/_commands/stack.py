@@ -89,6 +89,7 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
 
 def _run_dask(args: argparse.Namespace, address: str) -> tuple[np.ndarray, np.ndarray,
                                                                 dict[str, Any]]:
+    from .._progress import Progress
     from ..dask import from_source, smp_and_count
     from ..io._optional import require
     from ..io._sources import open_source
@@ -109,7 +110,17 @@ def _run_dask(args: argparse.Namespace, address: str) -> tuple[np.ndarray, np.nd
     s, c = smp_and_count(darr, ax, mode=args.mode, height=args.height, tol=args.tol,
                          nan_policy=args.nan_policy)
     start = time.perf_counter()
-    with distributed.Client(address) as client:
+    try:
+        client = distributed.Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"cannot connect to the Dask scheduler {address!r}: {exc}") from exc
+    with client:
+        s, c = client.persist([s, c])
+        futures = distributed.futures_of(s) + distributed.futures_of(c)
+        with Progress(len(futures), "smp on dask", enabled=None if args.progress else False) \
+                as bar:
+            for _ in distributed.as_completed(futures):
+                bar.update(1)
         smp, count = dask.compute(s, c, scheduler=client.get)
     info["seconds"] = time.perf_counter() - start
     info["scheduler"] = address

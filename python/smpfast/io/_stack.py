@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_CHUNK_BYTES", "StackResult", "frames_per_block", "smp_stack"
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StackResult:
     """Per-pixel SMP of a stack and what it took to compute it.
 
