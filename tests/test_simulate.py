@@ -46,6 +46,7 @@ def _direct(samples: np.ndarray) -> dict[str, Any]:
         "channel_mean": per_channel.mean(axis=1),
         "channel_std": per_channel.std(axis=1, ddof=1),
         "channel_sem": per_channel.std(axis=1, ddof=1) / np.sqrt(per_channel.shape[1]),
+        "channel_sem_paths": flat.mean(axis=2).std(axis=0, ddof=1) / np.sqrt(n_paths),
     }
 
 

@@ -87,6 +87,9 @@ class SMPStats:
     channel_mean, channel_std, channel_sem : numpy.ndarray, (C,)
         The same per channel (axis 0 of the per-path output shape; each feature of a
         flat output); ``channel_sem = channel_std / sqrt(n / C)`` (same caveat as ``sem``).
+    channel_sem_paths : numpy.ndarray, (C,)
+        Per channel, the standard deviation over paths of the per-path channel mean
+        divided by ``sqrt(n_paths)`` (the honest standard error of ``channel_mean``).
     count_mean : float
         Mean number of peaks per signal.
     samples : numpy.ndarray or None
@@ -102,6 +105,7 @@ class SMPStats:
     channel_mean: np.ndarray
     channel_std: np.ndarray
     channel_sem: np.ndarray
+    channel_sem_paths: np.ndarray
     count_mean: float
     samples: np.ndarray | None = None
 
@@ -118,6 +122,7 @@ class SMPStats:
             "channel_mean": self.channel_mean.tolist(),
             "channel_std": self.channel_std.tolist(),
             "channel_sem": self.channel_sem.tolist(),
+            "channel_sem_paths": self.channel_sem_paths.tolist(),
         }
 
 
@@ -244,8 +249,10 @@ class _Accumulator:
         self.mean = np.zeros(self.channels)
         self.m2 = np.zeros(self.channels)
         self.paths = 0
-        self.path_mean = 0.0
-        self.path_m2 = 0.0
+        self.path_mean = np.zeros(self.channels)  # per-path channel means: mean, M2
+        self.path_m2 = np.zeros(self.channels)
+        self.total_mean = 0.0  # per-path means over all elements: mean, M2
+        self.total_m2 = 0.0
         self.count = 0
         self.samples = np.empty((n_paths, *shape)) if keep else None
 
@@ -260,14 +267,20 @@ class _Accumulator:
         self.mean = self.mean + delta * (nb / n)
         self.m2 = self.m2 + m2_b + delta**2 * (na * nb / n)
         self.n = n
-        per_path = s.mean(axis=(1, 2))
+        per_channel = s.mean(axis=2)  # (n_chunk, C)
         pb = n_chunk
-        pmean_b = float(per_path.mean())
-        pm2_b = float(((per_path - pmean_b) ** 2).sum())
         pa, p = self.paths, self.paths + pb
-        pdelta = pmean_b - self.path_mean
-        self.path_mean += pdelta * (pb / p)
-        self.path_m2 += pm2_b + pdelta**2 * (pa * pb / p)
+        cmean_b = per_channel.mean(axis=0)
+        cm2_b = ((per_channel - cmean_b) ** 2).sum(axis=0)
+        cdelta = cmean_b - self.path_mean
+        self.path_mean = self.path_mean + cdelta * (pb / p)
+        self.path_m2 = self.path_m2 + cm2_b + cdelta**2 * (pa * pb / p)
+        per_path = per_channel.mean(axis=1)
+        tmean_b = float(per_path.mean())
+        tm2_b = float(((per_path - tmean_b) ** 2).sum())
+        tdelta = tmean_b - self.total_mean
+        self.total_mean += tdelta * (pb / p)
+        self.total_m2 += tm2_b + tdelta**2 * (pa * pb / p)
         self.paths = p
         self.count += int(count.sum())
         if self.samples is not None:
@@ -280,7 +293,8 @@ class _Accumulator:
         m2 = float(self.m2.sum() + self.n * ((self.mean - mean) ** 2).sum())
         std = math.sqrt(m2 / (n_total - 1)) if n_total > 1 else 0.0
         ch_std = np.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else np.zeros(c)
-        path_std = math.sqrt(self.path_m2 / (self.paths - 1)) if self.paths > 1 else 0.0
+        path_std = math.sqrt(self.total_m2 / (self.paths - 1)) if self.paths > 1 else 0.0
+        ch_path_std = np.sqrt(self.path_m2 / (self.paths - 1)) if self.paths > 1 else np.zeros(c)
         return SMPStats(
             mean=mean,
             std=std,
@@ -291,6 +305,7 @@ class _Accumulator:
             channel_mean=self.mean.copy(),
             channel_std=ch_std,
             channel_sem=ch_std / math.sqrt(self.n),
+            channel_sem_paths=ch_path_std / math.sqrt(self.paths),
             count_mean=self.count / n_total,
             samples=self.samples,
         )
