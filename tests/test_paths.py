@@ -63,11 +63,10 @@ def test_single_path_shapes() -> None:
     )
 
 
-def test_linear_dtype_follows_endpoints() -> None:
+def test_linear_dtype() -> None:
     a32 = np.zeros(3, np.float32)
-    assert paths.linear(a32, np.ones(3, np.float32), 4).dtype == np.float32
-    assert paths.linear(a32, np.ones(3), 4).dtype == np.float64
-    assert paths.linear(a32, a32, 4, dtype=np.float64).dtype == np.float64
+    assert paths.linear(a32, np.ones(3, np.float32), 4).dtype == np.float64
+    assert paths.linear(a32, a32, 4, dtype=np.float32).dtype == np.float32
     assert paths.linear([0, 1], [2, 3], 3).dtype == np.float64
 
 

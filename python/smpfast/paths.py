@@ -146,7 +146,9 @@ def _n_paths(n_paths: Any) -> int:
 
 
 # --------------------------------------------------------------------------- linear
-def linear(x_a: Any, x_b: Any, T: int, *, dtype: Any = None, exact: bool = True) -> np.ndarray:
+def linear(
+    x_a: Any, x_b: Any, T: int, *, dtype: Any = np.float64, exact: bool = True
+) -> np.ndarray:
     """The straight path from ``x_a`` to ``x_b`` in ``T`` steps.
 
     ``x_t = (1 - t/(T-1)) x_a + t/(T-1) x_b`` for ``t = 0 .. T-1``.
@@ -169,8 +171,8 @@ def linear(x_a: Any, x_b: Any, T: int, *, dtype: Any = None, exact: bool = True)
         Start and end; finite when ``exact``.
     T : int
         Number of steps, >= 2.
-    dtype : float32 or float64, optional
-        Default: float32 if both endpoints are float32, else float64.
+    dtype : float32 or float64, default float64
+        Dtype of the path (whatever the endpoints' dtype).
     exact : bool, default True
         Snap to the exactly-affine grid (see above).
 
@@ -194,8 +196,6 @@ def linear(x_a: Any, x_b: Any, T: int, *, dtype: Any = None, exact: bool = True)
     if a.shape != b.shape:
         raise ValueError(f"x_a and x_b must have the same shape; got {a.shape} and {b.shape}")
     steps = _steps(T, 2)
-    if dtype is None:
-        dtype = np.result_type(a.dtype, b.dtype)
     dt = _dtype(dtype)
     snap = _validate_flag(exact, "exact")
     a64, b64 = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
