@@ -1,0 +1,1037 @@
+"""The analytic predictor: block-input summaries from the path distribution and the weights.
+
+:func:`summaries` builds the :class:`~smpfast.model.moments.Summary` of the network input
+in closed form (linear or squared-exponential Gaussian paths with i.i.d. elements) and
+propagates it block by block; each block's predictor (:func:`smpfast.model.blocks.predict`)
+then reads the propagated summary exactly as the empirical predictor reads a measured one.
+Nothing here looks at signals.
+
+Propagation (per channel and time bin):
+
+* linear blocks: exact means and covariances of value and slope (channel pairs at the
+  same position, neighbours up to the summary's lag range; channel pairs at other
+  offsets use the channels' mean spatial correlation), a Gaussian approximation of the
+  output; second-difference statistics of the output from the sum of independent taps
+  (E|d| by the characteristic function, E[d^2], lag products, activity, the local-peak
+  factor), and the value-curvature correlation through a bivariate Gaussian;
+* ReLU / leaky ReLU / PReLU: rectified-Gaussian moments (closed form) and, for pairs of
+  elements or channels, bivariate rectified moments by a 1-D Gauss-Legendre integral with
+  the inner expectation in closed form; new kinks at zero crossings from Rice's formula;
+  surviving kinks where the input is positive;
+* max pooling: the maximum of the window's latent Gaussians by Clark's moment matching,
+  value and slope covariances of pooled outputs by the first-order (Stein) weights
+  P(i is the max); rectification carried through (maxpool(relu z) = relu(maxpool z)); the
+  kinks from the pooling predictor;
+* smooth activations: Gauss-Hermite moments of f(y) and f'(y) y', covariances by the
+  first-order (Stein) factor E f'(y); the curvature from the predictor;
+* flatten: the same statistics, per feature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _gauss as g
+from ._grid import sample_bins, windows
+from .blocks import (
+    LINEAR_BLOCKS,
+    MAXPOOL_BLOCKS,
+    RELU_BLOCKS,
+    SMOOTH_BLOCKS,
+    _Corr,
+    _leak,
+    _pads,
+    _pool_terms,
+    _smooth_fn,
+    _window_classes,
+    linear_sample_stats,
+    predict,
+)
+from .moments import CC_STATS, DEFAULT_BINS, DEFAULT_LAG, LAG_STATS, STATS, Summary, lag_offsets
+
+__all__ = ["input_summary", "propagate", "summaries"]
+
+
+# ----------------------------------------------------------------------------- input paths
+def input_summary(
+    path: str,
+    shape: Sequence[int],
+    T: int,
+    *,
+    path_kwargs: dict[str, Any] | None = None,
+    n_bins: int = DEFAULT_BINS,
+    max_lag: int = DEFAULT_LAG,
+) -> Summary:
+    """Closed-form summary of random paths with i.i.d. elements.
+
+    ``path="linear"``: x_t = (1 - tau) x_a + tau x_b with x_a, x_b ~ N(mean, std^2);
+    ``path="gaussian"``: stationary, squared-exponential covariance with ``length_scale``
+    (samples). ``path_kwargs``: ``mean``, ``std``, ``length_scale`` (0, 1, 8).
+
+    Examples
+    --------
+    >>> s = input_summary("linear", (1, 4, 4), 17, n_bins=4)
+    >>> float(s["d_abs"].max()), float(s["affine"][0])
+    (0.0, 1.0)
+    """
+    kw = dict(path_kwargs or {})
+    mean = float(kw.get("mean", 0.0))
+    std = float(kw.get("std", 1.0))
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 0:
+        raise ValueError("shape must have at least one axis (channels or features)")
+    C, K = shape[0], n_bins
+    t = np.arange(1, T - 1)
+    bins = sample_bins(T, K)
+    cnt = np.maximum(np.bincount(bins, minlength=K), 1)
+
+    def bin_mean(per_t: np.ndarray) -> np.ndarray:
+        return np.bincount(bins, weights=per_t, minlength=K) / cnt
+
+    st: dict[str, np.ndarray] = {}
+    h = 1.0 / (T - 1)
+    if path == "linear":
+        tau = t * h
+        var_y = std**2 * ((1 - tau) ** 2 + tau**2)
+        var_v = np.full(t.shape, 2 * std**2 * h * h)
+        cov_yv = h * std**2 * (2 * tau - 1)
+        var_d = np.zeros(t.shape)
+        cov_yd = np.zeros(t.shape)
+        dd = (0.0, 0.0)
+        affine = 1.0
+    elif path == "gaussian":
+        ell = float(kw.get("length_scale", 8.0))
+
+        def k(lag: float) -> float:
+            return std**2 * math.exp(-(lag**2) / (2 * ell**2))
+
+        var_y = np.full(t.shape, k(0))
+        var_v = np.full(t.shape, (k(0) - k(2)) / 2)
+        cov_yv = np.zeros(t.shape)
+        var_d = np.full(t.shape, 6 * k(0) - 8 * k(1) + 2 * k(2))
+        cov_yd = np.full(t.shape, 2 * k(1) - 2 * k(0))
+        c = (1.0, -2.0, 1.0)
+
+        def dcov(j: int) -> float:
+            return sum(c[a] * c[b] * k(j + b - a) for a in range(3) for b in range(3))
+
+        dd = (dcov(1), dcov(2))
+        affine = 0.0
+    else:
+        raise ValueError(f"path must be 'linear' or 'gaussian'; got {path!r}")
+    sd_y = np.sqrt(var_y)
+    alpha = mean / sd_y
+    pos = g.cdf(alpha)
+    ph = g.pdf(alpha)
+    per_t = {
+        "y": np.full(t.shape, mean),
+        "y2": var_y + mean**2,
+        "v": np.zeros(t.shape),
+        "v2": var_v,
+        "yv": cov_yv,
+        "zero": np.zeros(t.shape),
+        "pos": pos,
+        "y_p": mean * pos + sd_y * ph,
+        "y2_p": (mean**2 + var_y) * pos + mean * sd_y * ph,
+        # v = beta (y - m) + e: E[v 1{y>0}] = beta s pdf(alpha)
+        "v_p": cov_yv / sd_y * ph,
+        "v2_p": var_v * pos + (cov_yv / sd_y) ** 2 * (-alpha * ph),
+        "yv_p": cov_yv * (pos - alpha * ph) + mean * cov_yv / sd_y * ph,
+        "d": np.zeros(t.shape),
+        "d2": var_d,
+        "d_act": (var_d > 0).astype(np.float64),
+        "c_yd": cov_yd + 0.0,
+        "dd1": np.full(t.shape, dd[0]),
+        "dd2": np.full(t.shape, dd[1]),
+    }
+    sd_d = np.sqrt(var_d)
+    per_t["d_abs"] = sd_d * math.sqrt(2 / math.pi)
+    dp, dn = _abs_split(np.full(t.shape, mean), sd_y, np.zeros(t.shape), sd_d, cov_yd)
+    per_t["d_abs_p"], per_t["d_abs_n"] = dp, dn
+    rho1 = dd[0] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
+    rho2 = dd[1] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
+    factor = float(g.gauss_peak_factor(np.array(rho1), np.array(rho2)))
+    edge = np.zeros(t.shape)
+    edge[[0, -1]] = 1.0
+    per_t["pk"] = per_t["d_abs"] * factor * (1 - edge)
+    per_t["pk_p"] = dp * factor * (1 - edge)
+    per_t["pk_n"] = dn * factor * (1 - edge)
+    for name in STATS:
+        st[name] = np.repeat(bin_mean(per_t[name])[None, :], C, axis=0)
+    lags = lag_offsets(len(shape) - 1, max_lag)
+    nl = len(lags)
+    ey = st["y"][:, :, None]
+    st["l_yy"] = np.repeat(ey**2, nl, axis=2)
+    st["l_vv"] = np.zeros((C, K, nl))
+    st["l_pp"] = np.repeat(st["pos"][:, :, None] ** 2, nl, axis=2)
+    st["l_yy_p"] = np.repeat(st["y_p"][:, :, None] ** 2, nl, axis=2)
+    st["l_vv_p"] = np.repeat(st["v_p"][:, :, None] ** 2, nl, axis=2)
+    eye = np.eye(C)[None]
+    y_k, y2_k, v2_k, yv_k = st["y"][0], st["y2"][0], st["v2"][0], st["yv"][0]
+    st["cc_yy"] = mean**2 * (1 - eye) + y2_k[:, None, None] * eye
+    st["cc_vv"] = v2_k[:, None, None] * eye
+    st["cc_yv"] = yv_k[:, None, None] * eye + 0 * y_k[:, None, None]
+    # the input's own SMP
+    win = windows(T, K)
+    d_abs_k = st["d_abs"][0]
+    run = float((d_abs_k * win.samples).sum())
+    loc = float((st["pk"][0] * win.samples).sum())
+    var_run = _abs_sum_var(T, var_d[0] if var_d.size else 0.0, dd, path, kw)
+    ratio = loc / run if run > 0 else 0.0
+    st["smp_run"] = np.full(C, run)
+    st["smp_run2"] = np.full(C, run**2 + var_run)
+    st["smp_loc"] = np.full(C, loc)
+    st["smp_loc2"] = np.full(C, loc**2 + ratio**2 * var_run)
+    st["affine"] = np.full(C, affine)
+    st["single"] = np.full(C, affine)
+    return Summary(T=T, shape=shape, n_bins=K, lags=lags, stats=st, n_signals=0)
+
+
+def _abs_sum_var(
+    T: int, var_d: float, dd: tuple[float, float], path: str, kw: dict[str, Any]
+) -> float:
+    """Var of sum_t |d_t| for a stationary Gaussian d (Cov(|X|,|Y|) for bivariate normals)."""
+    if path != "gaussian" or var_d <= 0:
+        return 0.0
+    std = float(kw.get("std", 1.0))
+    ell = float(kw.get("length_scale", 8.0))
+
+    def k(lag: float) -> float:
+        return std**2 * math.exp(-(lag**2) / (2 * ell**2))
+
+    c = (1.0, -2.0, 1.0)
+    n = T - 2
+    total = 0.0
+    for j in range(n):
+        cov = sum(c[a] * c[b] * k(j + b - a) for a in range(3) for b in range(3))
+        rho = max(min(cov / var_d, 1.0), -1.0)
+        cab = 2 * var_d / math.pi * (math.sqrt(1 - rho * rho) + rho * math.asin(rho) - 1)
+        total += cab * (n if j == 0 else 2 * (n - j))
+    return max(total, 0.0)
+
+
+def _abs_split(
+    m: np.ndarray, s: np.ndarray, md: np.ndarray, sd: np.ndarray, cov: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """E[|d| 1{y > 0}] and E[|d| 1{y < 0}] for bivariate Gaussian (y, d)."""
+    x, w = g.legendre(48)
+    s = np.maximum(s, 1e-300)
+    beta = cov / s**2
+    sdc = np.sqrt(np.maximum(sd**2 - beta**2 * s**2, 0.0))
+    out = []
+    for lo_z, hi_z in ((0.0, 9.0), (-9.0, 0.0)):
+        # integrate over z = (y - m)/s restricted to y > 0 (or < 0)
+        a = -m / s
+        lo = np.maximum(a, lo_z) if lo_z == 0.0 else np.full(np.shape(a), -9.0)
+        hi = np.full(np.shape(a), 9.0) if lo_z == 0.0 else np.minimum(a, 9.0)
+        if lo_z == 0.0:
+            lo = np.minimum(np.maximum(a, -9.0), 9.0)
+        hi = np.maximum(hi, lo)
+        z = lo[..., None] + (hi - lo)[..., None] * (x + 1) / 2
+        mu = md[..., None] + (beta * s)[..., None] * z
+        e = g.abs_moments(mu, np.broadcast_to(sdc[..., None], mu.shape))[0]
+        val = (g.pdf(z) * e * w).sum(-1) * (hi - lo) / 2
+        out.append(val)
+        del hi_z
+    return out[0], out[1]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _var(st: dict[str, np.ndarray], a: str, a2: str) -> np.ndarray:
+    return np.maximum(st[a2] - st[a] ** 2, 0.0)
+
+
+def _rect_moments(
+    m: np.ndarray, s: np.ndarray, mp: np.ndarray, beta: np.ndarray, se2: np.ndarray,
+    alpha: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Moments of f(y) = y (y > 0), alpha y (y < 0) and of its slope f'(y) v.
+
+    y ~ N(m, s^2), v = mp + beta (y - m) + e, Var e = se2.
+    """
+    s = np.maximum(s, 1e-300)
+    a = m / s
+    P = g.cdf(a)
+    ph = g.pdf(a)
+    Q = 1 - P
+    # E[(y-m)^j 1{y>0}], j = 0, 1, 2 ; and the complements
+    e0p, e1p, e2p = P, s * ph, s**2 * (P - a * ph)
+    e0n, e1n, e2n = Q, -s * ph, s**2 * (Q + a * ph)
+    al2 = alpha**2
+
+    def both(fp: np.ndarray, fn: np.ndarray, sq: bool = False) -> np.ndarray:
+        return np.asarray(fp + (al2 if sq else alpha) * fn)
+
+    ey = both(m * e0p + e1p, m * e0n + e1n)
+    ey2 = both(m * m * e0p + 2 * m * e1p + e2p, m * m * e0n + 2 * m * e1n + e2n, True)
+    ev = both(mp * e0p + beta * e1p, mp * e0n + beta * e1n)
+    ev2 = both(
+        (se2 + mp**2) * e0p + 2 * mp * beta * e1p + beta**2 * e2p,
+        (se2 + mp**2) * e0n + 2 * mp * beta * e1n + beta**2 * e2n, True,
+    )
+    # E[f(y) f'(y) v] = alpha^2 on the negative side too
+    eyv = both(
+        m * mp * e0p + (m * beta + mp) * e1p + beta * e2p,
+        m * mp * e0n + (m * beta + mp) * e1n + beta * e2n, True,
+    )
+    return {
+        "y": ey, "y2": ey2, "v": ev, "v2": ev2, "yv": eyv,
+        "pos": P, "y_p": m * e0p + e1p, "y2_p": m * m * e0p + 2 * m * e1p + e2p,
+        "v_p": mp * e0p + beta * e1p,
+        "v2_p": (se2 + mp**2) * e0p + 2 * mp * beta * e1p + beta**2 * e2p,
+        "yv_p": m * mp * e0p + (m * beta + mp) * e1p + beta * e2p,
+    }
+
+
+def _rect_pair(
+    m1: np.ndarray, s1: np.ndarray, m2: np.ndarray, s2: np.ndarray, rho: np.ndarray,
+    slope1: tuple[np.ndarray, np.ndarray], slope2: tuple[np.ndarray, np.ndarray],
+    cov_e: np.ndarray, alpha1: np.ndarray, alpha2: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Pair moments of rectified Gaussians: E[f1 f2], E[f1' v1 f2' v2], P(both > 0), ...
+
+    (y1, y2) bivariate Gaussian, v_i = mp_i + beta_i (y_i - m_i) + e_i, Cov(e1, e2) =
+    cov_e; f_i has slope 1 above 0 and alpha_i below. A 1-D Gauss-Legendre integral over
+    y1 (split at 0) with the expectation over y2 | y1 in closed form.
+    """
+    x, w = g.legendre(40)
+    s1 = np.maximum(s1, 1e-300)
+    s2 = np.maximum(s2, 1e-300)
+    rho = np.clip(rho, -0.995, 0.995)
+    mp1, b1 = slope1
+    mp2, b2 = slope2
+    res = {k: 0.0 for k in ("ff", "gg", "vv", "pp", "ff_p", "vv_p")}
+    out: dict[str, Any] = dict(res)
+    lo_all = m1 - 8 * s1
+    hi_all = m1 + 8 * s1
+    for side in (1, 0):
+        if side:
+            lo, hi = np.maximum(lo_all, 0.0), np.maximum(hi_all, 0.0)
+        else:
+            lo, hi = np.minimum(lo_all, 0.0), np.minimum(hi_all, 0.0)
+        y1 = lo[..., None] + (hi - lo)[..., None] * (x + 1) / 2
+        wq = ((hi - lo) / 2)[..., None] * w
+        p1 = g.pdf((y1 - m1[..., None]) / s1[..., None]) / s1[..., None]
+        mu = m2[..., None] + (rho * s2 / s1)[..., None] * (y1 - m1[..., None])
+        sd = (s2 * np.sqrt(1 - rho**2))[..., None]
+        z = mu / sd
+        P2 = g.cdf(z)
+        relu2 = mu * P2 + sd * g.pdf(z)
+        a2 = alpha2[..., None]
+        f2 = relu2 + a2 * (mu - relu2)
+        g2 = P2 + a2 * (1 - P2)
+        f1 = np.where(side, y1, alpha1[..., None] * y1)
+        g1 = np.where(side, 1.0, alpha1[..., None])
+        A1 = mp1[..., None] + b1[..., None] * (y1 - m1[..., None])
+        # E[g2 (mp2 + b2 (y2 - m2)) | y1] = mp2 g2 + b2 (E[g2 y2] - m2 g2), E[g2 y2] = f2
+        inner_v = mp2[..., None] * g2 + b2[..., None] * (f2 - m2[..., None] * g2)
+        inner_vp = mp2[..., None] * P2 + b2[..., None] * (relu2 - m2[..., None] * P2)
+        out["ff"] = out["ff"] + (p1 * f1 * f2 * wq).sum(-1)
+        out["gg"] = out["gg"] + (p1 * g1 * g2 * wq).sum(-1)
+        out["vv"] = out["vv"] + (p1 * g1 * A1 * inner_v * wq).sum(-1)
+        if side:
+            out["pp"] = (p1 * P2 * wq).sum(-1)
+            out["ff_p"] = (p1 * y1 * relu2 * wq).sum(-1)
+            out["vv_p"] = (p1 * A1 * inner_vp * wq).sum(-1)
+            pp = out["pp"]
+    out["vv"] = out["vv"] + cov_e * out["gg"]
+    out["vv_p"] = out["vv_p"] + cov_e * pp
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _finish(
+    shape: tuple[int, ...], T: int, K: int, lags: tuple[tuple[int, ...], ...],
+    st: dict[str, np.ndarray], block: Any, s_in: Summary, in_shape: tuple[int, ...],
+    affine: np.ndarray,
+) -> Summary:
+    """Add the output's own SMP (the block's prediction) and build the Summary."""
+    for mode, a, b in (("run", "smp_run", "smp_run2"), ("local", "smp_loc", "smp_loc2")):
+        p = predict(block, s_in, mode, in_shape)
+        st[a] = np.asarray(p.mean, dtype=np.float64)
+        st[b] = np.asarray(p.second, dtype=np.float64)
+    st["affine"] = affine
+    if block.name in RELU_BLOCKS:
+        st["single"] = np.maximum(s_in.stats["affine"], s_in.stats["single"] * 0)
+    elif block.name in ("flatten", "permute", "batch_norm2d"):
+        st["single"] = s_in.stats["single"].copy() if block.name != "flatten" else st.get(
+            "single", affine)
+    else:
+        st["single"] = affine.copy()
+    return Summary(T=T, shape=shape, n_bins=K, lags=lags, stats=st, n_signals=0)
+
+
+def _kink_stats(
+    rate1: np.ndarray, rate2: np.ndarray, rate0: np.ndarray, T: int, K: int,
+    sign: float,
+) -> dict[str, np.ndarray]:
+    """Per-sample d statistics of new kinks with Rice rates per unit time.
+
+    rate0: kinks per unit time, rate1: E[sum |D|], rate2: E[sum D^2] per unit time.
+    A kink at sub-sample position a puts a D and (1 - a) D on two samples.
+    """
+    win = windows(T, K)
+    per = np.maximum(win.samples, 1.0)
+    f_run = win.run / per  # intervals' seen weight per sample
+    f_loc = win.loc / per
+    f_int = win.intervals / per
+    return {
+        "d_abs": rate1 * f_run,
+        "pk": rate1 * f_loc,
+        "d2": rate2 * (2.0 / 3.0) * f_int,
+        "d": sign * rate1 * f_run,
+        "d_act": np.minimum(2 * rate0 * f_int, 1.0),
+        "dd1": rate2 / 6.0 * f_int,
+        "dd2": np.zeros_like(rate1),
+    }
+
+
+def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> None:
+    """Fill d_abs_p/n, pk_p/n from d_abs, pk and the value-curvature correlation."""
+    md = st["d"]
+    sd = np.sqrt(np.maximum(st["d2"] - md**2, 0.0))
+    cov = st["c_yd"] - st["y"] * md
+    dp, dn = _abs_split(m, s, md, sd, cov)
+    tot = np.maximum(dp + dn, 1e-300)
+    fp = np.where(dp + dn > 0, dp / tot, g.cdf(m / np.maximum(s, 1e-300)))
+    st["d_abs_p"] = st["d_abs"] * fp
+    st["d_abs_n"] = st["d_abs"] * (1 - fp)
+    st["pk_p"] = st["pk"] * fp
+    st["pk_n"] = st["pk"] * (1 - fp)
+
+
+# ----------------------------------------------------------------------------- covariances
+class _CovModel:
+    """Covariances of an input's values and slopes between (channel, position) pairs."""
+
+    def __init__(self, s: Summary) -> None:
+        st = s.stats
+        self.s = s
+        self.nd = len(s.shape) - 1
+        self.my, self.mv = st["y"], st["v"]  # (C, K)
+        self.cc = {
+            "yy": st["cc_yy"] - np.einsum("ck,dk->kcd", self.my, self.my),
+            "vv": st["cc_vv"] - np.einsum("ck,dk->kcd", self.mv, self.mv),
+            "yv": st["cc_yv"] - np.einsum("ck,dk->kcd", self.my, self.mv),
+        }
+        var_y = np.maximum(_var(st, "y", "y2"), 1e-300)
+        var_v = np.maximum(_var(st, "v", "v2"), 1e-300)
+        self.lag_cov = {
+            "yy": st["l_yy"] - self.my[..., None] ** 2,
+            "vv": st["l_vv"] - self.mv[..., None] ** 2,
+        }
+        self.lag_rho = {
+            "yy": (self.lag_cov["yy"] / var_y[..., None]).mean(axis=0),  # (K, nl)
+            "vv": (self.lag_cov["vv"] / var_v[..., None]).mean(axis=0),
+        }
+        self.lag_rho["yv"] = 0.5 * (self.lag_rho["yy"] + self.lag_rho["vv"])
+
+    def cov(self, kind: str, off: tuple[int, ...]) -> np.ndarray:
+        """(K, C, C) covariance of kind "yy", "vv" or "yv" at spatial offset ``off``."""
+        base = self.cc[kind]
+        if all(o == 0 for o in off):
+            return base
+        li = _lag_idx(self.s.lags, off)
+        if li is None:
+            return np.zeros_like(base)
+        rho = self.lag_rho[kind][:, li]  # (K,)
+        out = base * rho[:, None, None]
+        if kind in self.lag_cov:
+            C = base.shape[1]
+            idx = np.arange(C)
+            out[:, idx, idx] = self.lag_cov[kind][:, :, li].T
+        return out
+
+
+def _lag_idx(lags: tuple[tuple[int, ...], ...], off: tuple[int, ...]) -> int | None:
+    if off in lags:
+        return lags.index(off)
+    neg = tuple(-o for o in off)
+    if neg in lags:
+        return lags.index(neg)
+    return None
+
+
+# ----------------------------------------------------------------------------- linear maps
+def _linear_geometry(
+    block: Any, in_shape: tuple[int, ...]
+) -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray, tuple[int, ...]]:
+    """Dense weights (C_out, C_in, n_pos), kernel positions, bias, stride."""
+    name = block.name
+    C = in_shape[0]
+    nd = len(in_shape) - 1
+    if name == "linear":
+        return (np.asarray(block.weight, np.float64)[:, :, None], [()],
+                _bias(block, block.weight.shape[0]), ())  # fmt: skip
+    if name == "batch_norm2d":
+        scale = np.asarray(block.weight, np.float64) / np.sqrt(
+            np.asarray(block.running_var, np.float64) + block.eps
+        )
+        bias = np.asarray(block.bias, np.float64) - np.asarray(
+            block.running_mean, np.float64) * scale
+        return np.diag(scale)[:, :, None], [(0,) * nd], bias, (1,) * nd
+    kernel = tuple(block.kernel_size)
+    if name in ("conv2d", "conv1d"):
+        w = np.asarray(block.weight, np.float64)
+        groups = int(block.groups)
+        dil = tuple(block.dilation)
+        c_out, c_per = w.shape[:2]
+        dense = np.zeros((c_out, C, int(np.prod(kernel))))
+        per_g = c_out // groups
+        for co in range(c_out):
+            gi = co // per_g
+            dense[co, gi * c_per:(gi + 1) * c_per] = w[co].reshape(c_per, -1)
+        bias = _bias(block, c_out)
+    else:
+        dil = (1,) * nd
+        dense = np.zeros((C, C, int(np.prod(kernel))))
+        for c in range(C):
+            dense[c, c] = 1.0 / np.prod(kernel)
+        bias = np.zeros(C)
+    pos = [tuple(int(i) * d for i, d in zip(ix, dil, strict=True))
+           for ix in np.ndindex(*kernel)]  # fmt: skip
+    return dense, pos, bias, tuple(block.stride)
+
+
+def _bias(block: Any, n: int) -> np.ndarray:
+    b = getattr(block, "bias", None)
+    return np.zeros(n) if b is None else np.asarray(b, np.float64)
+
+
+def _propagate_linear(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    T, K = s.T, s.n_bins
+    st_in = s.stats
+    W, pos, bias, stride = _linear_geometry(block, in_shape)
+    c_out = W.shape[0]
+    cm = _CovModel(s)
+    nd_out = len(out_shape) - 1
+    lags = lag_offsets(nd_out, _max_lag(s))
+    st: dict[str, np.ndarray] = {}
+    if block.name == "linear":
+        # features: full covariance from cc (no spatial axes)
+        mean_y = np.einsum("oc,ck->ok", W[:, :, 0], cm.my) + bias[:, None]
+        mean_v = np.einsum("oc,ck->ok", W[:, :, 0], cm.mv)
+    else:
+        # interior mean; border windows see fewer taps (mean of a zero-mean-weight conv is
+        # dominated by the bias and the channel means)
+        share = _inside_share(block, in_shape, out_shape, pos)
+        mean_y = np.einsum("ocp,ck,p->ok", W, cm.my, share) + bias[:, None]
+        mean_v = np.einsum("ocp,ck,p->ok", W, cm.mv, share)
+
+    def out_cov(kind: str, out_off: tuple[int, ...], diag_only: bool) -> np.ndarray:
+        acc = np.zeros((K, c_out, c_out))
+        for i, p1 in enumerate(pos):
+            for j, p2 in enumerate(pos):
+                off = tuple(oo * ss + b - a for oo, ss, a, b in zip(out_off, stride, p1, p2,
+                                                                     strict=True))
+                cv = cm.cov(kind, off) if off or True else None
+                if cv is None or not np.any(cv):
+                    continue
+                if diag_only:
+                    acc[:, np.arange(c_out), np.arange(c_out)] += np.einsum(
+                        "oc,kcd,od->ko", W[:, :, i], cv, W[:, :, j])
+                else:
+                    acc += np.einsum("oc,kcd,ed->koe", W[:, :, i], cv, W[:, :, j])
+        return acc
+
+    zero_off = (0,) * (len(pos[0]) if pos else 0)
+    frac = _border_var_factor(block, in_shape, out_shape, pos)
+    cyy = out_cov("yy", zero_off, False) * frac
+    cvv = out_cov("vv", zero_off, False) * frac
+    cyv = out_cov("yv", zero_off, False) * frac
+    idx = np.arange(c_out)
+    var_y = cyy[:, idx, idx].T
+    var_v = cvv[:, idx, idx].T
+    cov_yv = cyv[:, idx, idx].T
+    st["y"], st["y2"] = mean_y, var_y + mean_y**2
+    st["v"], st["v2"] = mean_v, var_v + mean_v**2
+    st["yv"] = cov_yv + mean_y * mean_v
+    st["cc_yy"] = cyy + np.einsum("ck,dk->kcd", mean_y, mean_y)
+    st["cc_vv"] = cvv + np.einsum("ck,dk->kcd", mean_v, mean_v)
+    st["cc_yv"] = cyv + np.einsum("ck,dk->kcd", mean_y, mean_v)
+    sd_y = np.sqrt(var_y)
+    beta = cov_yv / np.maximum(var_y, 1e-300)
+    se2 = np.maximum(var_v - beta * cov_yv, 0.0)
+    mom = _rect_moments(mean_y, sd_y, mean_v, beta, se2, np.ones((c_out, 1)))
+    for k in ("pos", "y_p", "y2_p", "v_p", "v2_p", "yv_p"):
+        st[k] = mom[k]
+    st["zero"] = np.zeros((c_out, K))
+    # neighbours of the output
+    nl = len(lags)
+    for k in LAG_STATS:
+        st[k] = np.zeros((c_out, K, nl))
+    for li, off in enumerate(lags):
+        ly = out_cov("yy", off, True)[:, idx, idx].T
+        lv = out_cov("vv", off, True)[:, idx, idx].T
+        st["l_yy"][:, :, li] = ly + mean_y**2
+        st["l_vv"][:, :, li] = lv + mean_v**2
+        rho = ly / np.maximum(var_y, 1e-300)
+        rv = lv / np.maximum(var_v, 1e-300)
+        pr = _rect_pair(mean_y, sd_y, mean_y, sd_y, rho, (mean_v, beta), (mean_v, beta),
+                        rv * var_v - beta**2 * ly, np.zeros_like(mean_y), np.zeros_like(mean_y))
+        st["l_pp"][:, :, li] = pr["pp"]
+        st["l_yy_p"][:, :, li] = pr["ff_p"]
+        st["l_vv_p"][:, :, li] = pr["vv_p"]
+    # second differences
+    classes = linear_sample_stats(block, s, in_shape)
+    e_abs = sum(cl["share"] * cl["e_abs"] for cl in classes)
+    pk = sum(cl["share"] * cl["e_abs"] * cl["loc"] for cl in classes)
+    wsum2 = (W**2).sum(axis=2)  # (C_out, C_in)
+    wsum = W.sum(axis=2)
+    st["d_abs"] = np.asarray(e_abs)
+    st["pk"] = np.asarray(pk)
+    st["d"] = wsum @ st_in["d"]
+    var_d_in = np.maximum(st_in["d2"] - st_in["d"] ** 2, 0.0)
+    st["d2"] = wsum2 @ var_d_in + st["d"] ** 2
+    st["dd1"] = wsum2 @ (st_in["dd1"] - st_in["d"] ** 2) + st["d"] ** 2
+    st["dd2"] = wsum2 @ (st_in["dd2"] - st_in["d"] ** 2) + st["d"] ** 2
+    q = np.clip(st_in["d_act"], 0.0, 1.0 - 1e-12)
+    nz = (np.abs(W) > 0).sum(axis=2)  # taps per input channel
+    st["d_act"] = 1 - np.exp(nz @ np.log1p(-q))
+    st["c_yd"] = wsum2 @ (st_in["c_yd"] - st_in["y"] * st_in["d"]) + mean_y * st["d"]
+    _positive_part(st, mean_y, sd_y)
+    affine = np.full(c_out, float(np.min(st_in["affine"])))
+    return _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+
+
+def _max_lag(s: Summary) -> int:
+    return max((max(abs(o) for o in off) for off in s.lags), default=DEFAULT_LAG)
+
+
+def _inside_share(
+    block: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pos: list[tuple[int, ...]]
+) -> np.ndarray:
+    """Fraction of output positions for which each kernel position falls inside the input."""
+    if block.name == "batch_norm2d":
+        return np.ones(len(pos))
+    pads = _pads(block, tuple(in_shape[1:])) if block.name.startswith("conv") else tuple(
+        (p, p) for p in block.padding)
+    stride = tuple(block.stride)
+    share = np.ones(len(pos))
+    for i, p in enumerate(pos):
+        for ax, (n_in, n_out, st, (lo, _)) in enumerate(
+            zip(in_shape[1:], out_shape[1:], stride, pads, strict=True)
+        ):
+            o = np.arange(n_out)
+            idx = o * st - lo + p[ax]
+            share[i] *= float(np.mean((idx >= 0) & (idx < n_in)))
+    return share
+
+
+def _border_var_factor(
+    block: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...], pos: list[tuple[int, ...]]
+) -> np.ndarray | float:
+    """Mean over output positions of the fraction of the variance kept at the borders.
+
+    Exact for uncorrelated taps of equal variance (the fraction of taps inside); used as a
+    per-output multiplier of the interior covariance.
+    """
+    if block.name in ("linear", "batch_norm2d") or not pos:
+        return 1.0
+    return float(np.mean(_inside_share(block, in_shape, out_shape, pos)))
+
+
+# ----------------------------------------------------------------------------- ReLU family
+def _latent_params(s: Summary) -> dict[str, np.ndarray]:
+    lat = s.latent()
+    m, sd, mp, sp, r = lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"]
+    beta = r * sp / np.maximum(sd, 1e-300)
+    se2 = np.maximum(sp**2 * (1 - r**2), 0.0)
+    return {"m": m, "s": sd, "mp": mp, "sp": sp, "r": r, "beta": beta, "se2": se2,
+            "rect": lat["rect"]}  # fmt: skip
+
+
+def _propagate_relu(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    T, K, C = s.T, s.n_bins, s.channels
+    st_in = s.stats
+    lp = _latent_params(s)
+    if lp["rect"].any():
+        st = {k: v.copy() for k, v in st_in.items()}
+        return _finish(out_shape, T, K, s.lags, st, block, s, in_shape, st_in["affine"].copy())
+    alpha = _leak(block, C)[:, None] * np.ones((1, K))
+    m, sd, mp, beta, se2 = lp["m"], lp["s"], lp["mp"], lp["beta"], lp["se2"]
+    mom = _rect_moments(m, sd, mp, beta, se2, alpha)
+    st: dict[str, np.ndarray] = {k: mom[k] for k in ("y", "y2", "v", "v2", "yv", "pos", "y_p",
+                                                      "y2_p", "v_p", "v2_p", "yv_p")}
+    st["zero"] = np.where(alpha == 0, 1 - mom["pos"], 0.0)
+    # kinks
+    r1, r2, r3 = g.rice_terms(0.0, m, sd, mp, lp["sp"], lp["r"])
+    jump = np.abs(1 - alpha)
+    ks = _kink_stats(jump * r2, jump**2 * r3, r1, T, K, float(np.sign(np.mean(1 - alpha))))
+    pos_in = g.cdf(m / np.maximum(sd, 1e-300))
+    surv = {
+        "d_abs": st_in["d_abs_p"] + np.abs(alpha) * st_in["d_abs_n"],
+        "pk": st_in["pk_p"] + np.abs(alpha) * st_in["pk_n"],
+        "d2": (st_in["d2"]) * (pos_in + alpha**2 * (1 - pos_in)),
+        "d": st_in["d"] * (pos_in + alpha * (1 - pos_in)),
+        "d_act": st_in["d_act"] * (pos_in + (alpha != 0) * (1 - pos_in)),
+        "dd1": st_in["dd1"] * (pos_in + alpha**2 * (1 - pos_in)),
+        "dd2": st_in["dd2"] * (pos_in + alpha**2 * (1 - pos_in)),
+    }
+    for k in ks:
+        st[k] = ks[k] + surv[k]
+    st["d_act"] = np.minimum(st["d_act"], 1.0)
+    st["c_yd"] = st_in["c_yd"] * pos_in  # curvature-value correlation where positive
+    st["d_abs_p"] = st_in["d_abs_p"].copy()
+    st["pk_p"] = st_in["pk_p"].copy()
+    st["d_abs_n"] = np.abs(alpha) * st_in["d_abs_n"]
+    st["pk_n"] = np.abs(alpha) * st_in["pk_n"]
+    # neighbours and channel pairs
+    cm = _CovModel(s)
+    nl = len(s.lags)
+    for k in LAG_STATS:
+        st[k] = np.zeros((C, K, nl))
+    for li, off in enumerate(s.lags):
+        cy = cm.cov("yy", off)
+        cv = cm.cov("vv", off)
+        idx = np.arange(C)
+        ly, lv = cy[:, idx, idx].T, cv[:, idx, idx].T
+        rho = ly / np.maximum(sd**2, 1e-300)
+        pr = _rect_pair(m, sd, m, sd, rho, (mp, beta), (mp, beta), lv - beta**2 * ly,
+                        alpha, alpha)
+        st["l_yy"][:, :, li] = pr["ff"]
+        st["l_vv"][:, :, li] = pr["vv"]
+        st["l_pp"][:, :, li] = pr["pp"]
+        st["l_yy_p"][:, :, li] = pr["ff_p"]
+        st["l_vv_p"][:, :, li] = pr["vv_p"]
+    for k in CC_STATS:
+        st[k] = np.zeros((K, C, C))
+    cy, cv = cm.cc["yy"], cm.cc["vv"]  # (K, C, C)
+    mT, sT, mpT, bT, aT = m.T[:, :, None], sd.T[:, :, None], mp.T[:, :, None], beta.T[
+        :, :, None], alpha.T[:, :, None]
+
+    def tr(a: np.ndarray) -> np.ndarray:
+        return np.swapaxes(a, 1, 2)
+
+    rho = cy / np.maximum(sT * tr(sT), 1e-300)
+    pr = _rect_pair(mT + 0 * rho, sT + 0 * rho, tr(mT) + 0 * rho, tr(sT) + 0 * rho, rho,
+                    (mpT + 0 * rho, bT + 0 * rho), (tr(mpT) + 0 * rho, tr(bT) + 0 * rho),
+                    cv - bT * tr(bT) * cy, aT + 0 * rho, tr(aT) + 0 * rho)
+    st["cc_yy"] = pr["ff"]
+    st["cc_vv"] = pr["vv"]
+    # E[f(y1) f'(y2) v2]: first order, E[f1] E[v2 g2] + Cov(y1, v2) E[g1] E[g2]
+    g_mean = (mom["pos"] + alpha * (1 - mom["pos"])).T
+    cyv = cm.cc["yv"]
+    st["cc_yv"] = np.einsum("kc,kd->kcd", mom["y"].T, mom["v"].T) + cyv * g_mean[:, :, None] * \
+        g_mean[:, None, :]
+    idx = np.arange(C)
+    st["cc_yy"][:, idx, idx] = mom["y2"].T
+    st["cc_vv"][:, idx, idx] = mom["v2"].T
+    st["cc_yv"][:, idx, idx] = mom["yv"].T
+    return _finish(out_shape, T, K, s.lags, st, block, s, in_shape, st_in["affine"].copy())
+
+
+# ----------------------------------------------------------------------------- max pooling
+def _clark(
+    m1: np.ndarray, v1: np.ndarray, m2: np.ndarray, v2: np.ndarray, c12: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clark's moments of max(X1, X2): mean, variance and P(X1 > X2)."""
+    a = np.sqrt(np.maximum(v1 + v2 - 2 * c12, 1e-300))
+    z = (m1 - m2) / a
+    P = g.cdf(z)
+    ph = g.pdf(z)
+    mean = m1 * P + m2 * (1 - P) + a * ph
+    second = (m1**2 + v1) * P + (m2**2 + v2) * (1 - P) + (m1 + m2) * a * ph
+    return mean, np.maximum(second - mean**2, 0.0), P
+
+
+def _propagate_maxpool(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    T, K, C = s.T, s.n_bins, s.channels
+    st_in = s.stats
+    lp = _latent_params(s)
+    m, sd, mp, beta, se2 = lp["m"], lp["s"], lp["mp"], lp["beta"], lp["se2"]
+    rect = lp["rect"]
+    kernel = tuple(block.kernel_size)
+    dil = tuple(block.dilation)
+    stride = tuple(block.stride)
+    elems = [tuple(int(i) * d for i, d in zip(ix, dil, strict=True)) for ix in np.ndindex(*kernel)]
+    corr = _Corr(s, s.latent())
+    k = len(elems)
+    # Clark: fold the window's elements one by one (equal marginals, latent correlations)
+    mM, vM = m.copy(), sd**2
+    weights = [np.ones_like(m)]
+    cov_with = [sd**2 * corr(tuple(b - a for a, b in zip(elems[0], e, strict=True)))[0]
+                for e in elems]  # Cov(M_so_far, X_e) (M = X_0 at start)
+    for j in range(1, k):
+        c12 = cov_with[j]
+        mM_new, vM_new, P = _clark(mM, vM, m, sd**2, c12)
+        weights = [w * P for w in weights] + [1 - P]
+        for e in range(j + 1, k):
+            ce = sd**2 * corr(tuple(b - a for a, b in zip(elems[j], elems[e], strict=True)))[0]
+            cov_with[e] = cov_with[e] * P + ce * (1 - P)
+        mM, vM = mM_new, vM_new
+    sM = np.sqrt(vM)
+    # slope of the max: regression on the value (selection on the value only)
+    mpM = mp + beta * (mM - m)
+    rho_v_pairs = []
+    for a in range(k):
+        for b in range(k):
+            off = tuple(eb - ea for ea, eb in zip(elems[a], elems[b], strict=True))
+            rho_v_pairs.append((a, b, corr(off)))
+    # residual slope variance: sum of pi_a pi_b Cov(e_a, e_b)
+    se2M = np.zeros_like(m)
+    for a, b, (ry, rv) in rho_v_pairs:
+        ce = rv * lp["sp"] ** 2 - beta**2 * ry * sd**2
+        se2M = se2M + weights[a] * weights[b] * ce if a != b else se2M + weights[a] * se2
+    se2M = np.maximum(se2M, 0.0)
+    # the conditional slope variance of the argmax: residuals are not averaged over the
+    # window (the max takes one element's slope), so use the element's own residual
+    se2M = np.maximum(se2, se2M)
+    alpha = np.where(rect, 0.0, 1.0)
+    mom = _rect_moments(mM, sM, mpM, beta, se2M, alpha)
+    st: dict[str, np.ndarray] = {kk: mom[kk] for kk in ("y", "y2", "v", "v2", "yv", "pos",
+                                                        "y_p", "y2_p", "v_p", "v2_p", "yv_p")}
+    st["zero"] = np.where(rect, 1 - mom["pos"], 0.0)
+    # kinks: switches and zero crossings of the max, survivors of the current max
+    sw1, sw2, surv_w = _pool_terms(elems, s.latent(), corr, rect)
+    r1 = sw1 / np.maximum(np.sqrt(np.maximum(2 * lp["sp"] ** 2, 1e-300)), 1e-300)
+    ks = _kink_stats(sw1, sw2, r1, T, K, 1.0)
+    base_abs = np.where(rect, st_in["d_abs_p"], st_in["d_abs"])
+    base_pk = np.where(rect, st_in["pk_p"], st_in["pk"])
+    st["d_abs"] = ks["d_abs"] + base_abs * surv_w
+    st["pk"] = ks["pk"] + base_pk * surv_w
+    frac = np.where(base_abs > 0, base_abs * surv_w / np.maximum(st_in["d_abs"], 1e-300), 0.0)
+    for kk in ("d2", "d", "dd1", "dd2"):
+        st[kk] = ks[kk] + st_in[kk] * frac
+    st["d_act"] = np.minimum(ks["d_act"] + st_in["d_act"] * frac, 1.0)
+    st["c_yd"] = st_in["c_yd"] * frac
+    st["d_abs_p"] = base_abs * surv_w + np.where(rect, 0.0, 0.0)
+    st["pk_p"] = base_pk * surv_w
+    if not rect.any():
+        st["c_yd"] = st["y"] * st["d"]
+        _positive_part(st, mM, sM)
+    else:
+        st["d_abs_n"] = np.zeros_like(m)
+        st["pk_n"] = np.zeros_like(m)
+    # covariances of pooled outputs: first-order weights P(i is the max)
+    cm = _CovModel(s)
+    lags = s.lags
+    nl = len(lags)
+    idx = np.arange(C)
+
+    def pooled_cov(kind: str, out_off: tuple[int, ...]) -> np.ndarray:
+        acc = np.zeros((K, C, C))
+        for a, ea in enumerate(elems):
+            for b, eb in enumerate(elems):
+                off = tuple(oo * ss + y - x for oo, ss, x, y in zip(out_off, stride, ea, eb,
+                                                                    strict=True))
+                cv = cm.cov(kind, off)
+                acc += cv * (weights[a].T[:, :, None] * weights[b].T[:, None, :])
+        return acc
+
+    for kk in LAG_STATS:
+        st[kk] = np.zeros((C, K, nl))
+    for li, off in enumerate(lags):
+        ly = pooled_cov("yy", off)[:, idx, idx].T
+        lv = pooled_cov("vv", off)[:, idx, idx].T
+        rho = ly / np.maximum(vM, 1e-300)
+        pr = _rect_pair(mM, sM, mM, sM, rho, (mpM, beta), (mpM, beta), lv - beta**2 * ly,
+                        alpha, alpha)
+        st["l_yy"][:, :, li] = pr["ff"]
+        st["l_vv"][:, :, li] = pr["vv"]
+        st["l_pp"][:, :, li] = pr["pp"]
+        st["l_yy_p"][:, :, li] = pr["ff_p"]
+        st["l_vv_p"][:, :, li] = pr["vv_p"]
+    zero_off = (0,) * len(stride)
+    cy = pooled_cov("yy", zero_off)
+    cv = pooled_cov("vv", zero_off)
+    cyv = pooled_cov("yv", zero_off)
+    mT, sT, mpT, bT, aT = (a.T[:, :, None] for a in (mM, sM, mpM, beta, alpha))
+
+    def tr(a: np.ndarray) -> np.ndarray:
+        return np.swapaxes(a, 1, 2)
+
+    rho = cy / np.maximum(sT * tr(sT), 1e-300)
+    z = 0 * rho
+    pr = _rect_pair(mT + z, sT + z, tr(mT) + z, tr(sT) + z, rho, (mpT + z, bT + z),
+                    (tr(mpT) + z, tr(bT) + z), cv - bT * tr(bT) * cy, aT + z, tr(aT) + z)
+    st["cc_yy"] = pr["ff"]
+    st["cc_vv"] = pr["vv"]
+    g_mean = (mom["pos"] + alpha * (1 - mom["pos"])).T
+    st["cc_yv"] = np.einsum("kc,kd->kcd", mom["y"].T, mom["v"].T) + cyv * g_mean[:, :, None] * \
+        g_mean[:, None, :]
+    st["cc_yy"][:, idx, idx] = mom["y2"].T
+    st["cc_vv"][:, idx, idx] = mom["v2"].T
+    st["cc_yv"][:, idx, idx] = mom["yv"].T
+    affine = np.zeros(C)
+    return _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+
+
+# ----------------------------------------------------------------------------- smooth
+def _propagate_smooth(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    T, K, C = s.T, s.n_bins, s.channels
+    st_in = s.stats
+    f = _smooth_fn(block)
+    m = st_in["y"]
+    sd = np.sqrt(_var(st_in, "y", "y2"))
+    mp = st_in["v"]
+    cov_yv = st_in["yv"] - m * mp
+    beta = cov_yv / np.maximum(sd**2, 1e-300)
+    se2 = np.maximum(_var(st_in, "v", "v2") - beta * cov_yv, 0.0)
+    x, w = g.hermite(48)
+    y = m[..., None] + sd[..., None] * x
+    fy = f(y)
+    eps = 1e-4 * np.maximum(sd[..., None], 1e-3)
+    fp = (f(y + eps) - f(y - eps)) / (2 * eps)
+    ev_y = mp[..., None] + beta[..., None] * (y - m[..., None])
+    st: dict[str, np.ndarray] = {}
+    st["y"] = (fy * w).sum(-1)
+    st["y2"] = (fy**2 * w).sum(-1)
+    st["v"] = (fp * ev_y * w).sum(-1)
+    st["v2"] = (fp**2 * (ev_y**2 + se2[..., None]) * w).sum(-1)
+    st["yv"] = (fy * fp * ev_y * w).sum(-1)
+    pos = fy > 0
+    st["zero"] = np.zeros((C, K))
+    st["pos"] = (pos * w).sum(-1)
+    st["y_p"] = (fy * pos * w).sum(-1)
+    st["y2_p"] = (fy**2 * pos * w).sum(-1)
+    st["v_p"] = (fp * ev_y * pos * w).sum(-1)
+    st["v2_p"] = (fp**2 * (ev_y**2 + se2[..., None]) * pos * w).sum(-1)
+    st["yv_p"] = (fy * fp * ev_y * pos * w).sum(-1)
+    gain = (fp * w).sum(-1)  # Stein factor E f'(y)
+    gain2 = (fp**2 * w).sum(-1)
+    # second differences: the predictor's per-sample E|d|; the rest scaled by f'
+    win = windows(T, K)
+    p_run = predict(block, s, "run", in_shape)
+    p_loc = predict(block, s, "local", in_shape)
+    run_in = np.maximum(st_in["d_abs"], 0.0)
+    per = np.maximum(win.samples, 1.0)
+    tot_run = max(float(np.sum(win.samples)), 1.0)
+    shape_run = np.where(run_in.sum(1, keepdims=True) > 0, run_in / np.maximum(
+        (run_in * win.samples).sum(1, keepdims=True), 1e-300), 1.0 / tot_run)
+    st["d_abs"] = p_run.mean[:, None] * shape_run
+    st["pk"] = p_loc.mean[:, None] * shape_run
+    del per
+    st["d"] = gain * st_in["d"]
+    st["d2"] = np.maximum(gain2 * st_in["d2"], st["d_abs"] ** 2 * np.pi / 2)
+    st["dd1"] = gain2 * st_in["dd1"]
+    st["dd2"] = gain2 * st_in["dd2"]
+    st["d_act"] = np.where(st["d_abs"] > 0, 1.0, 0.0)
+    st["c_yd"] = st["y"] * st["d"] + gain**2 * (st_in["c_yd"] - m * st_in["d"])
+    _positive_part(st, st["y"], np.sqrt(_var(st, "y", "y2")))
+    nl = len(s.lags)
+    for k in LAG_STATS:
+        st[k] = np.zeros((C, K, nl))
+    cm = _CovModel(s)
+    idx = np.arange(C)
+    var_out = np.maximum(_var(st, "y", "y2"), 1e-300)
+    for li, off in enumerate(s.lags):
+        ly = gain**2 * cm.cov("yy", off)[:, idx, idx].T
+        lv = gain2 * cm.cov("vv", off)[:, idx, idx].T
+        st["l_yy"][:, :, li] = ly + st["y"] ** 2
+        st["l_vv"][:, :, li] = lv + st["v"] ** 2
+        rho = ly / var_out
+        a_out = st["y"] / np.sqrt(var_out)
+        st["l_pp"][:, :, li] = g.bvn_cdf(a_out, a_out, rho)
+        st["l_yy_p"][:, :, li] = st["l_yy"][:, :, li] * st["l_pp"][:, :, li] / np.maximum(
+            st["pos"], 1e-300)
+        st["l_vv_p"][:, :, li] = st["l_vv"][:, :, li] * st["l_pp"][:, :, li]
+    gT = gain.T
+    st["cc_yy"] = cm.cc["yy"] * gT[:, :, None] * gT[:, None, :] + np.einsum(
+        "ck,dk->kcd", st["y"], st["y"])
+    g2T = np.sqrt(gain2).T
+    st["cc_vv"] = cm.cc["vv"] * g2T[:, :, None] * g2T[:, None, :] + np.einsum(
+        "ck,dk->kcd", st["v"], st["v"])
+    st["cc_yv"] = cm.cc["yv"] * gT[:, :, None] * g2T[:, None, :] + np.einsum(
+        "ck,dk->kcd", st["y"], st["v"])
+    st["cc_yy"][:, idx, idx] = st["y2"].T
+    st["cc_vv"][:, idx, idx] = st["v2"].T
+    st["cc_yv"][:, idx, idx] = st["yv"].T
+    return _finish(out_shape, T, K, s.lags, st, block, s, in_shape, np.zeros(C))
+
+
+# ----------------------------------------------------------------------------- identity
+def _propagate_flatten(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    """Flatten (C, *spatial) to features: per-feature copies of the channel statistics."""
+    if tuple(out_shape) == tuple(in_shape):
+        return _finish(out_shape, s.T, s.n_bins, s.lags, {k: v.copy() for k, v in
+                       s.stats.items()}, block, s, in_shape, s.stats["affine"].copy())
+    if len(out_shape) != 1:
+        raise NotImplementedError(
+            f"analytic: flatten to {out_shape} (only a full flatten to features is supported)")
+    C = in_shape[0]
+    spatial = tuple(in_shape[1:])
+    P = int(np.prod(spatial))
+    ch = np.repeat(np.arange(C), P)
+    coords = np.array(list(np.ndindex(*spatial))) if spatial else np.zeros((1, 0), int)
+    coords = np.tile(coords, (C, 1))
+    st: dict[str, np.ndarray] = {}
+    for k in STATS:
+        st[k] = s.stats[k][ch]
+    cm = _CovModel(s)
+    F = C * P
+    K = s.n_bins
+    for name, kind in (("cc_yy", "yy"), ("cc_vv", "vv"), ("cc_yv", "yv")):
+        full = np.zeros((K, F, F))
+        mean_a = cm.my if kind[0] == "y" else cm.mv
+        mean_b = cm.my if kind[1] == "y" else cm.mv
+        for i in range(F):
+            for j in range(F):
+                off = tuple(int(b - a) for a, b in zip(coords[i], coords[j], strict=True))
+                full[:, i, j] = cm.cov(kind, off)[:, ch[i], ch[j]] + mean_a[ch[i]] * mean_b[ch[j]]
+        st[name] = full
+    st["l_yy"] = np.zeros((F, K, 0))
+    for k in LAG_STATS:
+        st[k] = np.zeros((F, K, 0))
+    st["single"] = s.stats["single"][ch]
+    return _finish((F,), s.T, K, (), st, block, s, in_shape, s.stats["affine"][ch])
+
+
+# ----------------------------------------------------------------------------- driver
+def propagate(
+    block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+) -> Summary:
+    """The summary of ``block``'s output, from the summary of its input and its weights."""
+    name = block.name
+    if name in LINEAR_BLOCKS:
+        return _propagate_linear(block, s, in_shape, out_shape)
+    if name in RELU_BLOCKS:
+        return _propagate_relu(block, s, in_shape, out_shape)
+    if name in MAXPOOL_BLOCKS:
+        return _propagate_maxpool(block, s, in_shape, out_shape)
+    if name in SMOOTH_BLOCKS:
+        return _propagate_smooth(block, s, in_shape, out_shape)
+    if name == "flatten":
+        return _propagate_flatten(block, s, in_shape, out_shape)
+    raise NotImplementedError(f"analytic: no propagation through block {name!r}")
+
+
+def summaries(
+    net: Any,
+    input_shape: Sequence[int],
+    T: int,
+    *,
+    path: str = "linear",
+    path_kwargs: dict[str, Any] | None = None,
+    n_bins: int = DEFAULT_BINS,
+    max_lag: int = DEFAULT_LAG,
+) -> list[Summary]:
+    """Analytic summaries of every block input of ``net`` (the network input first).
+
+    Examples
+    --------
+    >>> from smpfast import nets
+    >>> net = nets.Sequential([nets.Conv2d(1, 2, 3, padding=1), nets.ReLU()], seed=0)
+    >>> [s.shape for s in summaries(net, (1, 6, 6), 24, n_bins=4)]
+    [(1, 6, 6), (2, 6, 6)]
+    """
+    shape = tuple(int(s) for s in input_shape)
+    shapes = [shape, *(tuple(o) for o in net.output_shapes(shape))]
+    out = [input_summary(path, shape, T, path_kwargs=path_kwargs, n_bins=n_bins,
+                         max_lag=max_lag)]  # fmt: skip
+    for i, block in enumerate(net.blocks[:-1]):
+        out.append(propagate(block, out[-1], shapes[i], shapes[i + 1]))
+    return out

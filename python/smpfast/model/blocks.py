@@ -1,0 +1,744 @@
+"""Per-block predictors: E[SMP] and E[SMP^2] of a block's output from a :class:`Summary`.
+
+:func:`predict` sees the summary of the block input (fitted from signals by
+:func:`smpfast.model.moments`, or propagated by :mod:`smpfast.model.analytic`) and the
+block's weights, never the signals. Formulas (``docs/nonsmoothness.md`` sections 3-4),
+per channel and time bin, with the finite-sampling windows of :mod:`._grid` (path ends,
+sub-sample kink position: local mode's 3/4, no peaks at d's edges):
+
+* ReLU family: new kinks at zero crossings of the latent input, Rice's term
+  ``(1 - leak) p(0) E[y'^2 | y = 0]`` per unit time, plus the input's own kinks and
+  curvature where the input stays positive (``d_abs_p``) or negative (times the leak).
+* max pooling: a kink at every switch of the argmax, the pairwise Rice term
+  ``int p_ij(u, u) E[(y_i' - y_j')^2 | y_i = y_j = u] P(others < u | ...) du`` with the
+  window's neighbour correlations (latent Gaussian; a rectified input is handled through
+  ``maxpool(relu(z)) = relu(maxpool(z))``: switches above 0 plus the max crossing 0),
+  plus the surviving kinks of the current maximum; windows cut by padding or
+  ``ceil_mode`` are separate classes.
+* linear maps (convolutions, average pooling, ``linear``, batch norm): d_out = sum of
+  w * d over the taps inside the input (border classes); run mode E|d_out| per sample
+  through the characteristic function of the sum of independent sparse taps (cancellation
+  of colliding kinks), local mode from the taps' peak ratio for isolated kinks, blended
+  with the Gaussian-sequence peak ratio as kinks get dense.
+* smooth activations: exact in the sample triple, d = f(y+v+c/2) - 2 f(y) + f(y-v+c/2)
+  (Gauss-Hermite over the Gaussian (y, v, c)); for affine inputs (linear paths) the exact
+  per-signal SMP on a Gauss-Hermite grid over the two path coefficients.
+* flatten / permute: identity.
+
+The spread: per signal, kinks of one signal add; a signal whose latent input is affine has
+at most one zero crossing (binomial counts, ``E[S^2] = E[sum D^2] + (1 - 1/n_max) E[S]^2``),
+others are treated as Poisson (``E[S^2] = E[sum D^2] + E[S]^2``); surviving input SMP
+keeps its relative spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import measure
+from .. import nn as _nn
+from . import _gauss as g
+from ._grid import sample_bins, windows
+from .moments import Summary
+
+#: Block names treated as affine maps.
+LINEAR_BLOCKS = ("conv2d", "conv1d", "linear", "avg_pool2d", "avg_pool1d", "batch_norm2d")
+RELU_BLOCKS = ("relu", "leaky_relu", "prelu")
+MAXPOOL_BLOCKS = ("max_pool2d", "max_pool1d")
+SMOOTH_BLOCKS = ("tanh", "sigmoid", "softplus", "gelu", "elu")
+IDENTITY_BLOCKS = ("flatten", "permute")
+SUPPORTED = LINEAR_BLOCKS + RELU_BLOCKS + MAXPOOL_BLOCKS + SMOOTH_BLOCKS + IDENTITY_BLOCKS
+
+
+@dataclass
+class Prediction:
+    """Predicted SMP statistics of a block output, per output channel.
+
+    ``mean[c]`` is E[SMP] and ``second[c]`` E[SMP^2] of one output signal of channel c,
+    averaged over the channel's elements (positions).
+    """
+
+    mean: np.ndarray
+    second: np.ndarray
+
+    @property
+    def overall_mean(self) -> float:
+        """Mean SMP over all output elements."""
+        return float(np.mean(self.mean))
+
+    @property
+    def overall_std(self) -> float:
+        """Standard deviation of SMP over paths and output elements."""
+        return float(np.sqrt(max(float(np.mean(self.second)) - self.overall_mean**2, 0.0)))
+
+
+def predict(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
+    """Predict the SMP of ``block``'s output from the summary of its input.
+
+    Parameters
+    ----------
+    block : smpfast.nets.Block
+        The block (its ``name`` and parameters are read).
+    summary : Summary
+        Summary of the block input.
+    mode : {"run", "local"}
+        Peak mode.
+    in_shape : tuple of int
+        Per-path input shape ``(C, *spatial)``.
+
+    Returns
+    -------
+    Prediction
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from smpfast import nets, paths
+    >>> from smpfast.model import moments
+    >>> x = paths.random_linear(64, (2,), 33, 0)[:, :, :, None]    # (T, n, C=2, L=1)
+    >>> p = predict(nets.ReLU(), moments(x), "run", (2, 1))
+    >>> bool(0.0 < p.overall_mean < 0.1)
+    True
+    """
+    name = getattr(block, "name", None)
+    if name not in SUPPORTED:
+        raise ValueError(f"block: no predictor for block {name!r}; supported: {SUPPORTED}")
+    if mode not in ("run", "local"):
+        raise ValueError(f"mode must be 'run' or 'local'; got {mode!r}")
+    if name in RELU_BLOCKS:
+        return _relu(block, summary, mode)
+    if name in MAXPOOL_BLOCKS:
+        return _maxpool(block, summary, mode, in_shape)
+    if name in SMOOTH_BLOCKS:
+        return _smooth(block, summary, mode)
+    if name in IDENTITY_BLOCKS:
+        return _identity(block, summary, mode, in_shape)
+    return _linear(block, summary, mode, in_shape)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _combine(
+    kink_mean: np.ndarray,
+    kink_sq: np.ndarray,
+    n_max: float | None,
+    surv_mean: np.ndarray,
+    summary: Summary,
+    mode: str,
+) -> Prediction:
+    """Mean and second moment from new kinks (first and summed second moments) and survivors.
+
+    ``n_max`` is the largest number of new kinks per signal (None: Poisson counts).
+    """
+    if n_max is None:
+        var_k = kink_sq
+    else:
+        # at most n_max kinks: cross moments between 0 (one kink) and binomial (1 - 1/n)
+        var_k = kink_sq - kink_mean**2 * (1.0 - _cross_factor(n_max))
+    in_mean = summary.smp_mean(mode)
+    in_var = np.maximum(summary.smp_second(mode) - in_mean**2, 0.0)
+    ratio = np.where(in_mean > 0, surv_mean / np.maximum(in_mean, 1e-300), 0.0)
+    var_s = ratio**2 * in_var
+    mean = kink_mean + surv_mean
+    second = np.maximum(var_k, 0.0) + var_s + mean**2
+    return Prediction(mean=mean, second=second)
+
+
+def _cross_factor(n_max: float) -> float:
+    """E[sum_{i != j} D_i D_j] / E[S]^2 for signals with at most ``n_max`` new kinks.
+
+    0 for a single kink; for more, half the binomial value (n - 1) / n: the kinks of a
+    maximum of lines are few and ordered (the slope only increases), which makes them
+    less frequent together than independent events (a heuristic midpoint, see the report).
+    """
+    if n_max <= 1:
+        return 0.0
+    return 0.5 * (n_max - 1.0) / n_max
+
+
+def _affine(summary: Summary) -> np.ndarray:
+    """Per channel: True where (almost) every input signal is affine (a linear path)."""
+    return np.asarray(summary["affine"] > 0.999)
+
+
+def _single(summary: Summary) -> np.ndarray:
+    """Per channel: True where every input is affine or a ReLU of an affine signal."""
+    return np.asarray(summary["single"] > 0.999)
+
+
+def _per_channel(value: Any, C: int, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        return np.full(C, float(arr[0]))
+    if arr.size != C:
+        raise ValueError(f"{name} has {arr.size} values for {C} channels")
+    return arr
+
+
+# ----------------------------------------------------------------------------- ReLU family
+def _leak(block: Any, C: int) -> np.ndarray:
+    if block.name == "relu":
+        return np.zeros(C)
+    if block.name == "leaky_relu":
+        return np.full(C, float(block.negative_slope))
+    return _per_channel(block.weight, C, "prelu weight")
+
+
+def _relu(block: Any, summary: Summary, mode: str) -> Prediction:
+    C, K = summary.channels, summary.n_bins
+    lat = summary.latent()
+    win = windows(summary.T, K)
+    alpha = _leak(block, C)[:, None]
+    _, r2, r3 = g.rice_terms(0.0, lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"])
+    jump = np.abs(1.0 - alpha)
+    w1, w2 = win.pick(mode), win.pick(mode, True)
+    rect = lat["rect"].any(axis=1)
+    kink_mean = (jump * r2 * w1).sum(axis=1)
+    kink_sq = (jump**2 * r3 * w2).sum(axis=1)
+    if mode == "run":
+        surv = summary["d_abs_p"] + np.abs(alpha) * summary["d_abs_n"]
+    else:
+        surv = summary["pk_p"] + np.abs(alpha) * summary["pk_n"]
+    surv_mean = (surv * win.samples).sum(axis=1)
+    # rectified input (ReLU after ReLU): the block is the identity on it
+    kink_mean = np.where(rect, 0.0, kink_mean)
+    kink_sq = np.where(rect, 0.0, kink_sq)
+    surv_mean = np.where(rect, summary.smp_mean(mode), surv_mean)
+    n_max = 1.0 if bool(_affine(summary).all()) else None
+    return _combine(kink_mean, kink_sq, n_max, surv_mean, summary, mode)
+
+
+# ----------------------------------------------------------------------------- max pooling
+def _lag_index(summary: Summary, off: tuple[int, ...]) -> int | None:
+    if off in summary.lags:
+        return summary.lags.index(off)
+    neg = tuple(-o for o in off)
+    if neg in summary.lags:
+        return summary.lags.index(neg)
+    return None
+
+
+def _orthant_corr(alpha: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """rho with P(Z1 > -alpha, Z2 > -alpha) = target for standard bivariate Z (bisection)."""
+    lo = np.full(target.shape, -0.99)
+    hi = np.full(target.shape, 0.99)
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        val = g.bvn_cdf(alpha, alpha, mid)
+        lo = np.where(val < target, mid, lo)
+        hi = np.where(val < target, hi, mid)
+    return np.asarray(0.5 * (lo + hi))
+
+
+class _Corr:
+    """Latent value and slope correlations between elements of a channel at an offset."""
+
+    def __init__(self, summary: Summary, lat: dict[str, np.ndarray]) -> None:
+        self.summary = summary
+        self.lat = lat
+        self._cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, off: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        if all(o == 0 for o in off):
+            one = np.ones_like(self.lat["m"])
+            return one, one
+        if off in self._cache:
+            return self._cache[off]
+        li = _lag_index(self.summary, off)
+        zero = np.zeros_like(self.lat["m"])
+        if li is None:
+            self._cache[off] = (zero, zero)
+            return zero, zero
+        st = self.summary.stats
+        var_y = np.maximum(st["y2"] - st["y"] ** 2, 1e-300)
+        var_v = np.maximum(st["v2"] - st["v"] ** 2, 1e-300)
+        rho = (st["l_yy"][..., li] - st["y"] ** 2) / var_y
+        rho_v = (st["l_vv"][..., li] - st["v"] ** 2) / var_v
+        rect = self.lat["rect"]
+        if rect.any():
+            alpha = self.lat["m"] / np.maximum(self.lat["s"], 1e-300)
+            rho_r = _orthant_corr(alpha, st["l_pp"][..., li])
+            p = np.maximum(st["pos"], 1e-12)
+            pp = np.maximum(st["l_pp"][..., li], 1e-12)
+            ev = st["v_p"] / p
+            var_vp = np.maximum(st["v2_p"] / p - ev**2, 1e-300)
+            rho_vr = (st["l_vv_p"][..., li] / pp - ev**2) / var_vp
+            rho = np.where(rect, rho_r, rho)
+            rho_v = np.where(rect, rho_vr, rho_v)
+        out = (np.clip(rho, -0.98, 0.98), np.clip(rho_v, -0.98, 0.98))
+        self._cache[off] = out
+        return out
+
+
+def _window_classes(
+    in_sizes: tuple[int, ...], out_sizes: tuple[int, ...], kernel: tuple[int, ...],
+    stride: tuple[int, ...], pad: tuple[tuple[int, int], ...], dil: tuple[int, ...],
+) -> dict[tuple[tuple[bool, ...], ...], int]:
+    """Count output positions by the in-bounds mask of their window (per spatial axis)."""
+    per_axis: list[dict[tuple[bool, ...], int]] = []
+    for n_in, n_out, k, s, (p_lo, _), dl in zip(
+        in_sizes, out_sizes, kernel, stride, pad, dil, strict=True
+    ):
+        counts: dict[tuple[bool, ...], int] = {}
+        for o in range(n_out):
+            mask = tuple(0 <= o * s - p_lo + j * dl < n_in for j in range(k))
+            counts[mask] = counts.get(mask, 0) + 1
+        per_axis.append(counts)
+    out: dict[tuple[tuple[bool, ...], ...], int] = {(): 1}
+    for counts in per_axis:
+        nxt: dict[tuple[tuple[bool, ...], ...], int] = {}
+        for key, c in out.items():
+            for mask, c2 in counts.items():
+                nxt[(*key, mask)] = c * c2
+        out = nxt
+    return out
+
+
+def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
+    C, K = summary.channels, summary.n_bins
+    sizes = tuple(in_shape[1:])
+    kernel = tuple(block.kernel_size)
+    stride = tuple(block.stride)
+    dil = tuple(block.dilation)
+    pad = tuple((p, p) for p in block.padding)
+    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
+    classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
+    lat = summary.latent()
+    corr = _Corr(summary, lat)
+    win = windows(summary.T, K)
+    rect = lat["rect"]
+    total = sum(classes.values())
+    mean = np.zeros(C)
+    second = np.zeros(C)
+    single = bool(_single(summary).all())
+    for masks, count in classes.items():
+        grids = [
+            [j * dl for j, ok in enumerate(mask) if ok]
+            for mask, dl in zip(masks, dil, strict=True)
+        ]
+        elems = [tuple(e) for e in np.array(np.meshgrid(*grids, indexing="ij")).reshape(
+            len(grids), -1).T.tolist()]
+        sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect)
+        w1, w2 = win.pick(mode), win.pick(mode, True)
+        kink_mean = (sw1 * w1).sum(axis=1)
+        kink_sq = (sw2 * w2).sum(axis=1)
+        if mode == "run":
+            base = np.where(rect, summary["d_abs_p"], summary["d_abs"])
+        else:
+            base = np.where(rect, summary["pk_p"], summary["pk"])
+        surv_mean = (base * surv_w * win.samples).sum(axis=1)
+        # affine latents: at most k - 1 switches (plus the max crossing 0 when rectified)
+        n_max = float(len(elems) - 1 + int(rect.any())) if single else None
+        if len(elems) == 1:
+            surv_mean = summary.smp_mean(mode) * np.ones(C)
+        pred = _combine(kink_mean, kink_sq, n_max, surv_mean, summary, mode)
+        mean += pred.mean * count / total
+        second += pred.second * count / total
+    return Prediction(mean=mean, second=second)
+
+
+def _others_below(
+    u: np.ndarray, mm: np.ndarray, ss: np.ndarray, rab: np.ndarray,
+    ra: list[np.ndarray], rb: list[np.ndarray], rll: list[list[np.ndarray]],
+) -> np.ndarray:
+    """P(y_l < u for all others l | y_a = y_b = u) for equal-marginal Gaussians.
+
+    Exact for one or two others (bivariate normal CDF with the conditional correlation);
+    for more, the first two exactly and the rest as conditionally independent factors.
+    """
+    n = len(ra)
+    prob = np.ones_like(u)
+    if n == 0:
+        return prob
+    r3 = rab[..., None]
+    mus, sds = [], []
+    for il in range(n):
+        ral, rbl = ra[il][..., None], rb[il][..., None]
+        mus.append(mm + (ral + rbl) / (1 + r3) * (u - mm))
+        v_l = 1 - (ral**2 + rbl**2 - 2 * r3 * ral * rbl) / (1 - r3**2)
+        sds.append(ss * np.sqrt(np.maximum(v_l, 1e-12)))
+    zs = [(u - mu) / sd for mu, sd in zip(mus, sds, strict=True)]
+    if n >= 2:
+        ral, rbl, ram, rbm = (x[..., None] for x in (ra[0], rb[0], ra[1], rb[1]))
+        c = rll[0][1][..., None] - (ral * ram + rbl * rbm - r3 * (ral * rbm + rbl * ram)) / (
+            1 - r3**2)
+        v0 = (sds[0] / ss) ** 2
+        v1 = (sds[1] / ss) ** 2
+        rc = c / np.sqrt(np.maximum(v0 * v1, 1e-24))
+        prob = g.bvn_cdf(zs[0], zs[1], np.broadcast_to(rc, zs[0].shape))
+        rest = zs[2:]
+    else:
+        rest = zs
+    for z in rest:
+        prob = prob * g.cdf(z)
+    return np.asarray(prob)
+
+
+def _pool_terms(
+    elems: list[tuple[int, ...]],
+    lat: dict[str, np.ndarray],
+    corr: _Corr,
+    rect: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Switch (and zero-crossing) rates per unit time and the survivor weight, per (C, K).
+
+    Returns (first, second) moments of the slope change per unit time and the weight of
+    the input's own kinks that survive (sum of P(i is the max), divided by P(y > 0) for a
+    rectified input, where only the positive part's kinks are latent kinks).
+    """
+    m, s, mp, sp, r = lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"]
+    s = np.maximum(s, 1e-300)
+    k = len(elems)
+    shape = m.shape
+    sw1 = np.zeros(shape)
+    sw2 = np.zeros(shape)
+    if k == 1:
+        return sw1, sw2, np.ones(shape)
+    x, w = g.legendre(64)
+    lo = np.where(rect, np.maximum(m - 8 * s, 0.0), m - 8 * s)
+    hi = np.maximum(m + 8 * s, lo + 1e-12)
+    u = lo[..., None] + (hi - lo)[..., None] * (x + 1) / 2  # (C, K, n)
+    du = ((hi - lo) / 2)[..., None] * w
+    mm, ss = m[..., None], s[..., None]
+
+    def rho(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        off = tuple(bi - ai for ai, bi in zip(a, b, strict=True))
+        return corr(off)
+
+    for ia in range(k):
+        for ib in range(ia + 1, k):
+            a, b = elems[ia], elems[ib]
+            rab, rvab = rho(a, b)
+            rab3, rvab3 = rab[..., None], rvab[..., None]
+            dens = np.exp(-((u - mm) ** 2) / (ss**2 * (1 + rab3))) / (
+                2 * np.pi * ss**2 * np.sqrt(1 - rab3**2)
+            )
+            varz = 2 * sp**2 * ((1 - rvab) - r**2 * (1 - rab))
+            varz = np.maximum(varz, 0.0)[..., None]
+            m2z = varz
+            m3z = 2 * np.sqrt(2 / np.pi) * varz**1.5
+            others = [il for il in range(k) if il not in (ia, ib)]
+            prob = _others_below(u, mm, ss, rab, [rho(a, elems[il])[0] for il in others],
+                                 [rho(b, elems[il])[0] for il in others],
+                                 [[rho(elems[il], elems[jl])[0] for jl in others]
+                                  for il in others])
+            sw1 += (dens * m2z * prob * du).sum(axis=-1)
+            sw2 += (dens * m3z * prob * du).sum(axis=-1)
+    surv = np.zeros(shape)
+    _, r2, r3 = g.rice_terms(0.0, m, s, mp, sp, r)
+    for ia in range(k):
+        a = elems[ia]
+        dens = g.pdf((u - mm) / ss) / ss
+        prob = np.ones_like(u)
+        prob0 = np.ones(shape)
+        for il in range(k):
+            if il == ia:
+                continue
+            ral = rho(a, elems[il])[0]
+            sd_l = s * np.sqrt(np.maximum(1 - ral**2, 1e-12))
+            prob = prob * g.cdf((u - (mm + ral[..., None] * (u - mm))) / sd_l[..., None])
+            prob0 = prob0 * g.cdf((0.0 - (m + ral * (0.0 - m))) / sd_l)
+        surv += (dens * prob * du).sum(axis=-1)
+        # the maximum crossing 0 (rectified input): a ReLU kink of the max
+        sw1 += np.where(rect, r2 * prob0, 0.0)
+        sw2 += np.where(rect, r3 * prob0, 0.0)
+    pos = g.cdf(m / s)
+    surv = np.where(rect, surv / np.maximum(pos, 1e-300), surv)
+    return sw1, sw2, surv
+
+
+# ----------------------------------------------------------------------------- linear maps
+def _pads(block: Any, sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    padding = block.padding
+    kernel = tuple(block.kernel_size)
+    dil = tuple(getattr(block, "dilation", (1,) * len(kernel)))
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding == "same":
+        out = []
+        for k, dl in zip(kernel, dil, strict=True):
+            total = dl * (k - 1)
+            out.append((total // 2, total - total // 2))
+        return tuple(out)
+    return tuple((p, p) for p in padding)
+
+
+def _taps(block: Any, in_shape: tuple[int, ...]) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+    """Per border class: weights (C_out, n_taps), input channel of each tap, class share."""
+    name = block.name
+    C = in_shape[0]
+    if name == "linear":
+        w = np.asarray(block.weight, dtype=np.float64)
+        return [w], [np.arange(w.shape[1])], [1.0]
+    if name == "batch_norm2d":
+        scale = np.asarray(block.weight, np.float64) / np.sqrt(
+            np.asarray(block.running_var, np.float64) + block.eps
+        )
+        return [scale[:, None]], [np.arange(C)[:, None]], [1.0]
+    sizes = tuple(in_shape[1:])
+    if name in ("conv2d", "conv1d"):
+        weight = np.asarray(block.weight, dtype=np.float64)
+        groups = int(block.groups)
+        kernel = tuple(block.kernel_size)
+        stride = tuple(block.stride)
+        dil = tuple(block.dilation)
+        pad = _pads(block, sizes)
+    else:  # average pooling: depthwise
+        kernel = tuple(block.kernel_size)
+        stride = tuple(block.stride)
+        dil = (1,) * len(kernel)
+        pad = tuple((p, p) for p in block.padding)
+        groups = C
+        weight = np.ones((C, 1, *kernel))
+    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
+    classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
+    total = sum(classes.values())
+    c_out, c_per = weight.shape[0], weight.shape[1]
+    out_per_group = c_out // groups
+    ws, chans, shares = [], [], []
+    for masks, count in classes.items():
+        mask = np.ones((1,) * 0, dtype=bool)
+        mask = np.array(masks[0])
+        for mk in masks[1:]:
+            mask = np.multiply.outer(mask, np.array(mk))
+        flat = mask.reshape(-1)
+        wk = weight.reshape(c_out, c_per, -1)[:, :, flat]  # (C_out, c_per, n_valid)
+        if name in ("avg_pool2d", "avg_pool1d"):
+            if block.count_include_pad:
+                # torch divides by the window clipped to the padded input
+                denom = _avg_denominator(masks, kernel)
+            else:
+                denom = float(flat.sum())
+            wk = wk / denom
+        n_valid = wk.shape[2]
+        grp = np.arange(c_out) // out_per_group
+        in_ch = grp[:, None] * c_per + np.arange(c_per)[None, :]  # (C_out, c_per)
+        ch = np.repeat(in_ch[:, :, None], n_valid, axis=2).reshape(c_out, -1)
+        ws.append(wk.reshape(c_out, -1))
+        chans.append(ch)
+        shares.append(count / total)
+    return ws, chans, shares
+
+
+def _avg_denominator(masks: tuple[tuple[bool, ...], ...], kernel: tuple[int, ...]) -> float:
+    # count_include_pad: padded zeros count, elements beyond the padded input (ceil_mode) do
+    # not; with padding <= k/2 a window is never entirely padding. Approximation: full window.
+    del masks
+    return float(np.prod(kernel))
+
+
+def _tap_stats(summary: Summary) -> dict[str, np.ndarray]:
+    st = summary.stats
+    q = np.clip(st["d_act"], 0.0, 1.0)
+    qs = np.maximum(q, 1e-300)
+    mean_abs = st["d_abs"] / qs
+    m2 = st["d2"] / qs
+    var = np.maximum(m2 - mean_abs**2, mean_abs**2 * 1e-6)
+    shape = np.where(mean_abs > 0, mean_abs**2 / np.maximum(var, 1e-300), 1.0)
+    scale = np.where(mean_abs > 0, var / np.maximum(mean_abs, 1e-300), 0.0)
+    pos = np.clip(0.5 * (1 + st["d"] / np.maximum(st["d_abs"], 1e-300)), 0.0, 1.0)
+    return {"q": q, "shape": shape, "scale": scale, "pos": pos}
+
+
+def linear_sample_stats(
+    block: Any, summary: Summary, in_shape: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    """Per border class of a linear block: E|d_out| per sample and the local-mode factor.
+
+    Returns one dict per class with ``share`` (fraction of output positions), ``w``
+    (C_out, n_taps), ``ch`` (input channel of each tap), ``e_abs`` (C_out, K): E|d_out|
+    per sample in each bin (characteristic function of the sum of independent sparse
+    taps), and ``loc`` (C_out, K): the expected local-peak magnitude per unit of E|d_out|
+    (the taps' own peak ratio for isolated kinks, the Gaussian-sequence ratio for dense
+    colliding kinks, blended by the probability that a kink is isolated).
+    """
+    key = ("linear", id(block), tuple(in_shape))
+    if key in summary.cache:
+        return list(summary.cache[key])
+    ws, chans, shares = _taps(block, in_shape)
+    K = summary.n_bins
+    st = summary.stats
+    ts = _tap_stats(summary)
+    out = []
+    for w, ch, share in zip(ws, chans, shares, strict=True):
+        c_out = w.shape[0]
+        wt = w[:, None, :]
+        q = ts["q"][ch].transpose(0, 2, 1)
+        if not np.any(q > 0):
+            zero = np.zeros((c_out, K))
+            out.append({"share": share, "w": w, "ch": ch, "e_abs": zero, "loc": zero,
+                        "dense": np.zeros(c_out)})  # fmt: skip
+            continue
+        e_abs = _abs_sum(wt, q, ts, ch, st)
+        d_abs = st["d_abs"][ch].transpose(0, 2, 1)
+        pk = st["pk"][ch].transpose(0, 2, 1)
+        aw = np.abs(wt)
+        iso = (aw * pk).sum(-1) / np.maximum((aw * d_abs).sum(-1), 1e-300)
+        w2 = wt**2
+        var_d = (w2 * st["d2"][ch].transpose(0, 2, 1)).sum(-1)
+        rho1 = (w2 * st["dd1"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
+        rho2 = (w2 * st["dd2"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
+        dense = g.gauss_peak_factor(rho1, rho2) * _interior(summary.T, K)
+        # collisions come from sparse taps; a dense (smooth) tap keeps its own ratio
+        sparse = np.where(aw > 0, q * (1.0 - q) ** 2, 0.0)
+        busy = sparse.sum(-1) - sparse.max(axis=-1)
+        p_iso = np.exp(-1.5 * busy)
+        loc = p_iso * iso + (1 - p_iso) * dense
+        # how dense (smooth) the taps are: |w|-weighted mean activity
+        dense_frac = ((aw * q).sum(-1) / np.maximum(aw.sum(-1), 1e-300)).mean(axis=1)
+        out.append({"share": share, "w": w, "ch": ch, "e_abs": e_abs, "loc": loc,
+                    "dense": dense_frac})  # fmt: skip
+    summary.cache[key] = list(out)
+    return out
+
+
+def _abs_sum(
+    wt: np.ndarray, q: np.ndarray, ts: dict[str, np.ndarray], ch: np.ndarray,
+    st: dict[str, np.ndarray],
+) -> np.ndarray:
+    """E|sum w d| per (C_out, K): Gaussian where every tap is dense, else by the CF."""
+    dense = np.all((q >= 0.999) | (wt == 0), axis=-1)  # (C_out, K)
+    mu = (wt * st["d"][ch].transpose(0, 2, 1)).sum(-1)
+    var = (wt**2 * (st["d2"] - st["d"] ** 2)[ch].transpose(0, 2, 1)).sum(-1)
+    out = g.abs_moments(mu, np.sqrt(np.maximum(var, 0.0)))[0]
+    if not dense.all():
+        idx = np.nonzero(~dense)
+        sub = g.expected_abs_sum(
+            wt[idx[0], 0], q[idx], ts["pos"][ch].transpose(0, 2, 1)[idx],
+            ts["shape"][ch].transpose(0, 2, 1)[idx], ts["scale"][ch].transpose(0, 2, 1)[idx],
+        )
+        out[idx] = sub
+    return np.asarray(out)
+
+
+def _linear(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
+    win = windows(summary.T, summary.n_bins)
+    in_mean = summary.smp_mean(mode)
+    in_var = np.maximum(summary.smp_second(mode) - in_mean**2, 0.0)
+    mean: np.ndarray | float = 0.0
+    second: np.ndarray | float = 0.0
+    for cl in linear_sample_stats(block, summary, in_shape):
+        w, ch = cl["w"], cl["ch"]
+        per_sample = cl["e_abs"] if mode == "run" else cl["e_abs"] * cl["loc"]
+        out_mean = (per_sample * win.samples).sum(axis=1)
+        # spread: isolated kinks add with |w| (independent taps); a dense sum of
+        # similar processes keeps the taps' relative spread
+        lin = (np.abs(w) * in_mean[ch]).sum(axis=1)
+        ratio = np.where(lin > 0, out_mean / np.maximum(lin, 1e-300), 0.0)
+        var_iso = ratio**2 * (w**2 * in_var[ch]).sum(axis=1)
+        rel_in = (np.abs(w) * in_var[ch]).sum(axis=1) / np.maximum(
+            (np.abs(w) * in_mean[ch] ** 2).sum(axis=1), 1e-300)
+        dense = cl["dense"]
+        var = (1 - dense) * var_iso + dense * rel_in * out_mean**2
+        mean = mean + cl["share"] * out_mean
+        second = second + cl["share"] * (var + out_mean**2)
+    return Prediction(mean=np.asarray(mean), second=np.asarray(second))
+
+
+def _interior(T: int, K: int) -> np.ndarray:
+    """Per bin: fraction of samples that can be peaks (not d's first or last sample)."""
+    win = windows(T, K)
+    b = sample_bins(T, K)
+    edge = np.zeros(K)
+    np.add.at(edge, b[[0, -1]], 1.0)
+    return np.asarray((win.samples - edge) / np.maximum(win.samples, 1.0))
+
+
+# ----------------------------------------------------------------------------- smooth
+def _smooth_fn(block: Any) -> Callable[[np.ndarray], np.ndarray]:
+    name = block.name
+    if name == "tanh":
+        return np.tanh
+    if name == "sigmoid":
+        return lambda z: np.asarray(_nn.sigmoid(z))
+    if name == "softplus":
+        return lambda z: np.asarray(_nn.softplus(z, block.beta, block.threshold))
+    if name == "gelu":
+        return lambda z: np.asarray(_nn.gelu(z, block.approximate))
+    return lambda z: np.asarray(_nn.elu(z, block.alpha))
+
+
+def _smooth(block: Any, summary: Summary, mode: str) -> Prediction:
+    f = _smooth_fn(block)
+    if bool(_affine(summary).all()):
+        return _smooth_affine(f, summary, mode)
+    C, K = summary.channels, summary.n_bins
+    win = windows(summary.T, K)
+    st = summary.stats
+    m = st["y"]
+    s = np.sqrt(np.maximum(st["y2"] - m**2, 0.0))
+    mp = st["v"]
+    sp = np.sqrt(np.maximum(st["v2"] - mp**2, 0.0))
+    cyv = st["yv"] - m * mp
+    beta = cyv / np.maximum(s**2, 1e-300)
+    sev = np.sqrt(np.maximum(sp**2 - beta**2 * s**2, 0.0))
+    mc = st["d"]
+    cyc = st["c_yd"] - m * mc
+    gam = cyc / np.maximum(s**2, 1e-300)
+    sec = np.sqrt(np.maximum(st["d2"] - mc**2 - gam**2 * s**2, 0.0))
+    xy, wy = g.hermite(24)
+    xv, wv = g.hermite(12)
+    xc, wc = g.hermite(8)
+    y = m[..., None, None, None] + s[..., None, None, None] * xy[:, None, None]
+    dev = y - m[..., None, None, None]
+    v = mp[..., None, None, None] + beta[..., None, None, None] * dev + sev[
+        ..., None, None, None] * xv[None, :, None]
+    c = mc[..., None, None, None] + gam[..., None, None, None] * dev + sec[
+        ..., None, None, None] * xc[None, None, :]
+    d = f(y + v + c / 2) - 2 * f(y) + f(y - v + c / 2)
+    wt = wy[:, None, None] * wv[None, :, None] * wc[None, None, :]
+    e_abs = (np.abs(d) * wt).sum(axis=(-3, -2, -1))  # (C, K)
+    run_mean = (e_abs * win.samples).sum(axis=1)
+    in_mean = summary.smp_mean("run")
+    if mode == "run":
+        mean = run_mean
+    else:
+        ratio = np.where(in_mean > 0, summary.smp_mean("local") / np.maximum(in_mean, 1e-300), 0.0)
+        mean = run_mean * ratio
+    in_m = summary.smp_mean(mode)
+    in_var = np.maximum(summary.smp_second(mode) - in_m**2, 0.0)
+    rel = np.where(in_m > 0, mean / np.maximum(in_m, 1e-300), 0.0)
+    return Prediction(mean=mean, second=mean**2 + rel**2 * in_var)
+
+
+def _smooth_affine(f: Callable[[np.ndarray], np.ndarray], summary: Summary, mode: str) -> Prediction:
+    """Exact per-signal SMP of f(a + b tau) on a Gauss-Hermite grid over (a, b) per channel."""
+    T, K = summary.T, summary.n_bins
+    st = summary.stats
+    h = 1.0 / (T - 1)
+    tau = (np.arange(K) + 0.5) / K
+    mb = st["v"].mean(axis=1) / h
+    vb = np.maximum(st["v2"] - st["v"] ** 2, 0.0).mean(axis=1) / h**2
+    cov_yv = st["yv"] - st["y"] * st["v"]
+    cab = (cov_yv / h - tau * vb[:, None]).mean(axis=1)
+    var_y = np.maximum(st["y2"] - st["y"] ** 2, 0.0)
+    va = np.maximum((var_y - 2 * tau * cab[:, None] - tau**2 * vb[:, None]).mean(axis=1), 0.0)
+    ma = (st["y"] - tau * mb[:, None]).mean(axis=1)
+    n = 64
+    x, w = g.hermite(n)
+    sb = np.sqrt(vb)
+    # b = mb + sb z1 ; a | b = ma + cab/vb (b - mb) + sqrt(va - cab^2/vb) z2
+    z1, z2 = np.meshgrid(x, x, indexing="ij")
+    wt = np.outer(w, w).reshape(-1)
+    tt = np.linspace(0.0, 1.0, T)
+    means = np.zeros(summary.channels)
+    seconds = np.zeros(summary.channels)
+    for c in range(summary.channels):
+        b = mb[c] + sb[c] * z1.reshape(-1)
+        slope = cab[c] / vb[c] if vb[c] > 0 else 0.0
+        sa = np.sqrt(max(va[c] - slope * cab[c], 0.0))
+        a = ma[c] + slope * (b - mb[c]) + sa * z2.reshape(-1)
+        sig = f(a[None, :] + b[None, :] * tt[:, None])
+        smp = measure.smp(sig, axis=0, mode=mode)
+        means[c] = float((smp * wt).sum())
+        seconds[c] = float((smp * smp * wt).sum())
+    return Prediction(mean=means, second=seconds)
+
+
+# ----------------------------------------------------------------------------- identity
+def _identity(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
+    del block, in_shape
+    return Prediction(mean=summary.smp_mean(mode).copy(), second=summary.smp_second(mode).copy())
