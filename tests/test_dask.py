@@ -165,6 +165,9 @@ def test_local_cluster_matches_smp_stack(cluster: Any, tmp_path: Path) -> None:
             workers = {w for ws in client.who_has().values() for w in ws}
         np.testing.assert_array_equal(c, expected.count)
         np.testing.assert_array_equal(s, expected.smp)
+        ref_s, ref_c = smpfast.smp_and_count(x, 0, mode=mode)
+        np.testing.assert_array_equal(c, ref_c)
+        np.testing.assert_allclose(s, ref_s, rtol=1e-12, atol=0)
         assert len(workers) <= 2
 
 
