@@ -13,6 +13,7 @@ what every column means.
     PYTHONPATH=python python bench/compare.py --quick         # small arrays (CI smoke)
     PYTHONPATH=python python bench/compare.py --cases stack --threads 4 --json out.json
     PYTHONPATH=python python bench/compare.py --cases nn      # smpfast.nn against torch
+    PYTHONPATH=python python bench/compare.py --cases stream  # SMPStream vs batch smp
 
 Every backend is checked against the reference (SMP within rtol 1e-9, equal counts) on a
 subset before it is timed, and on the whole array after its warm-up call; an nn block is
@@ -98,6 +99,17 @@ NN_FULL_LIMIT = 20.0
 NN_PAUSE = 0.005
 #: conv2d results must agree with torch to this, relative to ``|x| conv |w|``.
 NN_CONV_RTOL = 1e-4
+
+
+#: The case group of ``smpfast.SMPStream``: a (T, 1024 * 1024) float32 stack fed in blocks
+#: of STREAM_BLOCK frames, against the batch ``smp`` on the whole array and the read
+#: bandwidth of the same array.
+STREAM_GROUP = "stream"
+STREAM_SHAPE = (64, 1024 * 1024)
+STREAM_QUICK_SHAPE = (32, 64 * 1024)
+STREAM_BLOCK = 16
+#: Pixels of the stream case checked against the NumPy reference batch.
+STREAM_CHECK_PIXELS = 4096
 
 
 class Mismatch(Exception):
@@ -958,6 +970,112 @@ def row_json(r: Row) -> dict[str, Any]:
     return d
 
 
+# --------------------------------------------------------------------------- streaming
+def stream_call(
+    x: np.ndarray, backend: str, mode: str, height: float, block: int
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """A call that streams ``x`` through a fresh ``SMPStream`` in blocks of ``block`` frames."""
+
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        s = smpfast.SMPStream(x.shape[1:], mode=mode, height=height, dtype=x.dtype, backend=backend)
+        for a in range(0, x.shape[0], block):
+            s.update(x[a : a + block])
+        return s.result()
+
+    return run
+
+
+def check_counts(
+    got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray], what: str
+) -> None:
+    """SMP within RTOL and identical counts, else Mismatch."""
+    compare(got[0], want[0], what)
+    if not np.array_equal(got[1], want[1]):
+        raise Mismatch(f"{what}: peak counts differ")
+
+
+def run_stream(args: argparse.Namespace, pool: ThreadPoolExecutor) -> list[Row]:
+    """``SMPStream`` on every backend vs the batch ``smp`` (cpp) and the read bandwidth."""
+    shape = STREAM_QUICK_SHAPE if args.quick else STREAM_SHAPE
+    x = signals(shape, "float32")
+    block = STREAM_BLOCK
+    print(
+        f"\n== stream: float32 {shape} frames (T, pixels), SMPStream.update in blocks of "
+        f"{block} frames vs the batch smp(x, axis=0); {x.nbytes / 2**20:.1f} MiB read per "
+        f"call ==",
+        flush=True,
+    )
+    read_rows = read_bandwidth(x, args.threads, args.repeat, pool, STREAM_GROUP)
+    bw = max(r.gbps for r in read_rows if r.gbps is not None)
+    usable = [
+        b
+        for b in BACKENDS
+        if backend_problem(b) is None and hasattr(_backends.load(b), "stream_update")
+    ]
+    rows: list[Row] = []
+    sub = x[:, :STREAM_CHECK_PIXELS]
+    batch_backend = usable[0]
+    for mode in ("local", "run"):
+        kw = {"mode": mode, "height": args.height}
+        ref_sub = smpfast.smp_and_count(sub, 0, backend="numpy", **kw)
+        batch_timing, batch = timeit(
+            lambda m=mode: smpfast.smp_and_count(
+                x, 0, backend=batch_backend, mode=m, height=args.height
+            ),
+            args.repeat,
+        )
+        check_counts(
+            (batch[0][:STREAM_CHECK_PIXELS], batch[1][:STREAM_CHECK_PIXELS]),
+            ref_sub,
+            f"batch {batch_backend} (mode={mode!r})",
+        )
+        batch_row = Row(
+            STREAM_GROUP,
+            mode,
+            f"{batch_backend} smp(x, axis=0) (batch)",
+            "backend",
+            smpfast.get_num_threads(),
+            batch_timing,
+            x.nbytes / batch_timing.best / 1e9,
+            note="<- batch",
+        )
+        mode_rows = [batch_row]
+        ref_row: Row | None = None
+        for b in ["numpy", *[b for b in usable if b != "numpy"]]:
+            if b not in usable:
+                continue
+            check_counts(
+                stream_call(sub, b, mode, args.height, block)(),
+                ref_sub,
+                f"SMPStream {b} (mode={mode!r}, first {STREAM_CHECK_PIXELS} pixels)",
+            )
+            timing, out = timeit(stream_call(x, b, mode, args.height, block), args.repeat)
+            check_counts(out, batch, f"SMPStream {b} (mode={mode!r}, whole array vs batch)")
+            row = Row(
+                STREAM_GROUP,
+                mode,
+                f"{backend_label(b)} SMPStream, blocks of {block}",
+                "backend",
+                1 if b == "numpy" else smpfast.get_num_threads(),
+                timing,
+                x.nbytes / timing.best / 1e9,
+                note=f"time / batch {timing.best / batch_timing.best:.2f}",
+            )
+            if b == "numpy":
+                ref_row = row
+            mode_rows.append(row)
+        for r in mode_rows:
+            if ref_row is not None and r.timing is not None and ref_row.timing is not None:
+                r.vs_ref = ref_row.timing.best / r.timing.best
+        rows.extend(mode_rows)
+    for r in (*rows, *read_rows):
+        if r.gbps is not None:
+            r.per_read = r.gbps / bw
+    best_read = max(read_rows, key=lambda r: r.gbps or 0.0)
+    best_read.note = "<- read bandwidth"
+    return rows + read_rows
+
+
 # --------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
@@ -986,8 +1104,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small arrays (a CI smoke run)")
     p.add_argument(
         "--cases",
-        default=",".join([*CASES, NN_GROUP]),
-        help=f"comma-separated subset of {', '.join([*CASES, NN_GROUP])} (default: all)",
+        default=",".join([*CASES, STREAM_GROUP, NN_GROUP]),
+        help=f"comma-separated subset of {', '.join([*CASES, STREAM_GROUP, NN_GROUP])} "
+        "(default: all)",
     )
     p.add_argument(
         "--height",
@@ -998,9 +1117,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = p.parse_args(argv)
     args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in args.case_list if c not in CASES and c != NN_GROUP]
+    groups = [*CASES, STREAM_GROUP, NN_GROUP]
+    unknown = [c for c in args.case_list if c not in groups]
     if unknown or not args.case_list:
-        p.error(f"--cases: unknown {unknown}; choose from {', '.join([*CASES, NN_GROUP])}")
+        p.error(f"--cases: unknown {unknown}; choose from {', '.join(groups)}")
     if args.threads < 1 or args.repeat < 1 or args.nn_repeat < 1:
         p.error("--threads, --repeat and --nn-repeat must be >= 1")
     return args
@@ -1019,7 +1139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for name in args.case_list:
             try:
-                rows = run_nn(args) if name == NN_GROUP else run_case(CASES[name], args, pool)
+                if name == NN_GROUP:
+                    rows = run_nn(args)
+                elif name == STREAM_GROUP:
+                    rows = run_stream(args, pool)
+                else:
+                    rows = run_case(CASES[name], args, pool)
             except Mismatch as exc:
                 print(f"\nERROR: result check failed in case {name!r}: {exc}", file=sys.stderr)
                 print("ABORTED: no timings are reported for a wrong result.", file=sys.stderr)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 import smpfast
 
 from .common import (
@@ -71,3 +73,45 @@ class FindPeaks:
 
     def time_find_peaks(self, backend, mode):
         smpfast.find_peaks(self.y, mode=mode, backend=backend)
+
+
+#: (T, pixels) of the streamed stack and the frames per ``SMPStream.update``.
+STREAM_SHAPE = (64, 128 * 128)
+STREAM_BLOCK = 16
+
+
+def _stream(x, backend, mode, block=STREAM_BLOCK):
+    s = smpfast.SMPStream(x.shape[1:], mode=mode, dtype=x.dtype, backend=backend)
+    for a in range(0, x.shape[0], block):
+        s.update(x[a : a + block])
+    return s.result()
+
+
+class Stream:
+    """``smpfast.SMPStream`` over a float32 (T, pixels) stack fed in blocks of 16 frames.
+
+    Compare with ``SMP.time_smp_*`` on the ``frames`` layout (the batch call on a whole
+    stack of the same size).
+    """
+
+    params: ClassVar = [list(BACKENDS), ["local", "run"]]
+    param_names: ClassVar = ["backend", "mode"]
+    timeout = 300
+
+    def setup(self, backend, mode):
+        require_backend(backend)
+        if not hasattr(smpfast._backends.load(backend), "stream_update"):
+            raise NotImplementedError(f"backend {backend!r} has no streaming kernel")
+        self.x = signals(STREAM_SHAPE, "float32")
+        small = self.x[:, :256]
+        got_s, got_n = _stream(small, backend, mode)
+        ref_s, ref_n = smpfast.smp_and_count(small, 0, mode=mode, backend="numpy")
+        if not (np.allclose(got_s, ref_s, rtol=1e-12, atol=0.0) and np.array_equal(got_n, ref_n)):
+            raise AssertionError(f"SMPStream on backend {backend!r} disagrees with the reference")
+        _stream(self.x, backend, mode)  # JIT warm-up
+
+    def time_stream(self, backend, mode):
+        _stream(self.x, backend, mode)
+
+    def time_batch(self, backend, mode):
+        smpfast.smp_and_count(self.x, 0, mode=mode, backend=backend)

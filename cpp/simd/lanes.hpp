@@ -485,58 +485,100 @@ struct Block {
         for (int j = 0; j < W; ++j) st.count[j0 + j] = S.count[j];
     }
 
-    // Advance the W signals j0 .. j0 + W - 1 (fewer at the end) over all frames of the
-    // call. Frames are read in place when the pixels are contiguous, else packed into
-    // tiles of kTileRows frames. Signals that need the scalar path (warm-up, a piece
-    // restarted after NaN, a lane that met NaN/Inf in these frames) get it, starting
-    // from the state in the arrays; the vector result of the other lanes is stored.
+    // Byte offset of signal j within a frame.
+    static std::int64_t lane_offset(const StreamPlan& P, std::int64_t j) {
+        return P.lanes_contiguous ? j * P.itemsize : P.pixel_offset(j);
+    }
+
+    // Signal j through frames f0 .. f1 - 1 by the scalar StreamCarry.
+    template <Mode M>
+    static void stream_scalar(const StreamPlan& P, std::int64_t j, std::int64_t f0,
+                              std::int64_t f1) {
+        StreamCarry<E, M> c;
+        c.load(P.state, j);
+        c.advance(P.base + f0 * P.frame_stride + lane_offset(P, j), f1 - f0, P.frame_stride,
+                  P.height, static_cast<E>(P.tol), P.omit);
+        c.store(P.state, j);
+    }
+
+    // After the vector pass over frames k .. n - 1 of the block at j0: lanes that met a
+    // non-finite sample (or overflowed the scale sum), or whose piece was too short to
+    // carry a d, are run again by the scalar path from the state still in the arrays;
+    // then the vector state of the others is stored.
+    template <Mode M>
+    static void stream_finish(State& S, const StreamPlan& P, std::int64_t j0, std::int64_t k) {
+        const StreamState& st = P.state;
+        flush(S);
+        E ss[W];
+        std::memcpy(ss, S.ss, sizeof ss);
+        int which[W];
+        int n_redo = 0;
+        for (int l = 0; l < W; ++l)
+            if (!st.poisoned[j0 + l] && (st.seen[j0 + l] < 2 || !finite_e(ss[l])))
+                which[n_redo++] = l;
+        if (n_redo == 0) {
+            store_stream<M>(S, st, j0);
+            return;
+        }
+        StreamCarry<E, M> carry[W];
+        for (int i = 0; i < n_redo; ++i) {
+            const std::int64_t j = j0 + which[i];
+            carry[i].load(st, j);  // the state before these frames
+            carry[i].advance(P.base + k * P.frame_stride + lane_offset(P, j), P.frames - k,
+                             P.frame_stride, P.height, static_cast<E>(P.tol), P.omit);
+        }
+        store_stream<M>(S, st, j0);
+        for (int i = 0; i < n_redo; ++i) carry[i].store(st, j0 + which[i]);
+    }
+
+    // Advance G full blocks of W signals from pixel j0 over all frames of the call, with
+    // the states S[0 .. G). Warm-up (the first two samples of the stream or of a piece
+    // restarted after NaN) is scalar for the whole group, so that every live lane enters
+    // the vector pass with two samples. Contiguous pixels are read in place, G > 1 blocks
+    // row chunk by row chunk as the batch kernel's measure_group does (each row chunk
+    // reads G * W contiguous samples); other layouts (G == 1) are packed into tiles.
     template <Mode M, bool H>
-    static void stream_block(const StreamPlan& P, std::int64_t j0, void* scratch) {
+    static void stream_group(const StreamPlan& P, std::int64_t j0, int G, State* S,
+                             void* scratch) {
         const StreamState& st = P.state;
         const std::int64_t n = P.frames;
         const std::int64_t fs = P.frame_stride;
-        const E tol_e = static_cast<E>(P.tol);
-        const int valid = static_cast<int>(P.npix - j0 < W ? P.npix - j0 : W);
-        std::int64_t off[W];
-        for (int l = 0; l < valid; ++l)
-            off[l] = P.lanes_contiguous ? (j0 + l) * P.itemsize : P.pixel_offset(j0 + l);
-        auto scalar_lane = [&](int l, std::int64_t f0, std::int64_t f1) {
-            StreamCarry<E, M> c;
-            c.load(st, j0 + l);
-            c.advance(P.base + f0 * fs + off[l], f1 - f0, fs, P.height, tol_e, P.omit);
-            c.store(st, j0 + l);
-        };
-        if (valid < W) {  // the tail of the frame: scalar
-            for (int l = 0; l < valid; ++l) scalar_lane(l, 0, n);
-            return;
-        }
-        // Warm-up: the first frames of the stream (or of a restarted piece) carry no d.
+        const std::int64_t lanes = static_cast<std::int64_t>(G) * W;
         int min_seen = 2;
         bool live = false;
-        for (int l = 0; l < W; ++l) {
-            if (st.poisoned[j0 + l]) continue;
+        for (std::int64_t j = j0; j < j0 + lanes; ++j) {
+            if (st.poisoned[j]) continue;
             live = true;
-            if (st.seen[j0 + l] < min_seen) min_seen = st.seen[j0 + l];
+            if (st.seen[j] < min_seen) min_seen = st.seen[j];
         }
         if (!live) return;  // every signal is NaN already
         std::int64_t k = 0;
         if (min_seen < 2) {
             k = n < 2 - min_seen ? n : 2 - min_seen;
-            for (int l = 0; l < W; ++l) scalar_lane(l, 0, k);
+            for (std::int64_t j = j0; j < j0 + lanes; ++j) stream_scalar<M>(P, j, 0, k);
             if (k == n) return;
         }
-        bool redo[W];
-        for (int l = 0; l < W; ++l) redo[l] = !st.poisoned[j0 + l] && st.seen[j0 + l] < 2;
-
-        State S;
-        load_stream<M>(S, st, j0);
+        for (int g = 0; g < G; ++g) load_stream<M>(S[g], st, j0 + g * W);
         if (P.lanes_contiguous) {
-            const char* row = P.base + k * fs + off[0];
-            for (std::int64_t t = k; t < n; t += kMaxRowsPerCall) {
-                const std::int64_t nr = n - t < kMaxRowsPerCall ? n - t : kMaxRowsPerCall;
-                rows<M, H>(S, row + (t - k) * fs, fs, nr, P.height, P.tol, kPrefetchRows * fs);
+            const char* row0 = P.base + k * fs + lane_offset(P, j0);
+            const std::int64_t wb = W * static_cast<std::int64_t>(sizeof(E));
+            if (G == 1) {
+                for (std::int64_t t = k; t < n; t += kMaxRowsPerCall) {
+                    const std::int64_t nr = n - t < kMaxRowsPerCall ? n - t : kMaxRowsPerCall;
+                    rows<M, H>(S[0], row0 + (t - k) * fs, fs, nr, P.height, P.tol,
+                               kPrefetchRows * fs);
+                }
+            } else {
+                for (std::int64_t t = k; t < n; t += kGroupRows) {
+                    const std::int64_t nr = n - t < kGroupRows ? n - t : kGroupRows;
+                    for (int g = 0; g < G; ++g)
+                        rows<M, H>(S[g], row0 + g * wb + (t - k) * fs, fs, nr, P.height, P.tol,
+                                   kGroupRows * fs);
+                }
             }
         } else {
+            std::int64_t off[W];
+            for (int l = 0; l < W; ++l) off[l] = lane_offset(P, j0 + l);
             E* tile = static_cast<E*>(scratch);
             const std::int64_t row_bytes = W * static_cast<std::int64_t>(sizeof(E));
             for (std::int64_t t0 = k; t0 < n; t0 += kTileRows) {
@@ -545,38 +587,45 @@ struct Block {
                 for (std::int64_t t = 0; t < nr; ++t, src0 += fs)
                     for (int l = 0; l < W; ++l)
                         std::memcpy(tile + t * W + l, src0 + off[l], sizeof(E));
-                rows<M, H>(S, reinterpret_cast<const char*>(tile), row_bytes, nr, P.height,
+                rows<M, H>(S[0], reinterpret_cast<const char*>(tile), row_bytes, nr, P.height,
                            P.tol, 0);
             }
         }
-        flush(S);
-        E ss[W];
-        std::memcpy(ss, S.ss, sizeof ss);
-        StreamCarry<E, M> carry[W];
-        int n_redo = 0;
-        int which[W];
-        for (int l = 0; l < W; ++l) {
-            if (st.poisoned[j0 + l] || !(redo[l] || !finite_e(ss[l]))) continue;
-            StreamCarry<E, M>& c = carry[n_redo];
-            c.load(st, j0 + l);  // the state before these frames: still in the arrays
-            c.advance(P.base + k * fs + off[l], n - k, fs, P.height, tol_e, P.omit);
-            which[n_redo++] = l;
-        }
-        store_stream<M>(S, st, j0);
-        for (int i = 0; i < n_redo; ++i) carry[i].store(st, j0 + which[i]);
+        for (int g = 0; g < G; ++g) stream_finish<M>(S[g], P, j0 + g * W, k);
+    }
+
+    // Groups of kGroup blocks with their states on the stack (the driver checked the
+    // room, as for measure_group).
+    template <Mode M, bool H>
+    __attribute__((noinline)) static std::int64_t stream_grouped(const StreamPlan& P,
+                                                                 std::int64_t b,
+                                                                 std::int64_t b_end) {
+        State S[kGroup];
+        for (; b + kGroup <= b_end; b += kGroup) stream_group<M, H>(P, b * W, kGroup, S, nullptr);
+        return b;
+    }
+
+    template <Mode M, bool H>
+    static void stream_range(const StreamPlan& P, std::int64_t b0, std::int64_t b1,
+                             void* scratch) {
+        const std::int64_t full = P.npix / W;  // blocks of W signals; then a tail
+        std::int64_t b = b0;
+        const std::int64_t b_full = b1 < full ? b1 : full;
+        if (P.lanes_contiguous && P.states_on_stack) b = stream_grouped<M, H>(P, b, b_full);
+        State S;
+        for (; b < b_full; ++b) stream_group<M, H>(P, b * W, 1, &S, scratch);
+        for (; b < b1; ++b)  // the tail, narrower than a vector: scalar
+            for (std::int64_t j = b * W; j < P.npix; ++j) stream_scalar<M>(P, j, 0, P.frames);
     }
 
     static void stream_blocks(const StreamPlan& P, std::int64_t b0, std::int64_t b1,
                               void* scratch) {
-        const bool h = P.height > 0.0;
-        for (std::int64_t b = b0; b < b1; ++b) {
-            if (P.mode == Mode::run)
-                stream_block<Mode::run, true>(P, b * W, scratch);
-            else if (h)
-                stream_block<Mode::local, true>(P, b * W, scratch);
-            else
-                stream_block<Mode::local, false>(P, b * W, scratch);
-        }
+        if (P.mode == Mode::run)
+            stream_range<Mode::run, true>(P, b0, b1, scratch);
+        else if (P.height > 0.0)
+            stream_range<Mode::local, true>(P, b0, b1, scratch);
+        else
+            stream_range<Mode::local, false>(P, b0, b1, scratch);
     }
 
     static void dispatch(const Plan& P, std::int64_t b0, std::int64_t b1, void* scratch) {

@@ -12,7 +12,6 @@
 
 namespace smpfast {
 
-namespace {
 // Bytes of stack left below the current frame (0 if unknown). The stack's bounds are
 // looked up once per thread (for the main thread glibc reads /proc/self/maps).
 std::int64_t stack_room() {
@@ -36,8 +35,6 @@ std::int64_t stack_room() {
     return 0;
 #endif
 }
-
-}  // namespace
 
 Plan make_plan(const SmpCall& call) {
     Plan P;

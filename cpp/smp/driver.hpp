@@ -16,6 +16,9 @@ Plan make_plan(const SmpCall& call);
 // Preconditions (checked by the binding): length >= 3, dtype f32/f64, outputs sized.
 void smp_batch(const SmpCall& call);
 
+// Bytes of stack left below the caller's frame (0 if unknown).
+std::int64_t stack_room();
+
 // Merge the pixel axes of a stream call (stream.cpp).
 StreamPlan make_stream_plan(const StreamCall& call);
 

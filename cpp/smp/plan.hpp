@@ -104,6 +104,7 @@ struct StreamPlan {
     std::int64_t shape[kMaxDims] = {};
     std::int64_t stride[kMaxDims] = {};
     bool lanes_contiguous = false;   // pixel j at base + j * itemsize: rows read in place
+    bool states_on_stack = false;    // every worker thread has stack room for a group
     StreamState state;
     Mode mode = Mode::local;
     double height = 0.0;

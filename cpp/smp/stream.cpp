@@ -44,6 +44,9 @@ void smp_stream(const StreamCall& call) {
     StreamPlan P = make_stream_plan(call);
     if (P.npix == 0 || P.frames == 0) return;
     const Target& target = simd::active();
+    // Group states on the stack as the batch kernel does (pool threads have 8 MiB stacks;
+    // the caller's may be small): 256 KiB spare beyond the states.
+    P.states_on_stack = stack_room() > target.group_stack_bytes + (std::int64_t{1} << 18);
     const std::int64_t W = P.dtype == DType::f32 ? target.block_lanes_f32 : target.block_lanes_f64;
     const std::int64_t blocks = (P.npix + W - 1) / W;
     // At least ~256k samples per thread, so small calls do not pay for thread start-up.

@@ -32,6 +32,19 @@ _OPTS = {"cache": True, "nogil": True}
 CHUNK = 512
 
 
+# The per-sample updates are written without data-dependent branches (selects only), so
+# that peaks in random data cost no mispredictions; the only branch is the rare
+# non-finite sample or poisoned signal. Adding 0.0 to a non-negative sum leaves it
+# bit-identical, so "acc += x if peak else 0.0" is the reference's conditional add.
+@njit(inline="always", **_OPTS)
+def _end_piece_local(j, p, rising, acc, total, seen, inf):
+    p[j] = inf
+    rising[j] = False
+    total[j] += acc[j]
+    acc[j] = 0.0
+    seen[j] = 0
+
+
 @njit(parallel=True, **_OPTS)
 def _stream_local(frames, y1, y2, seen, p, rising, acc, total, count, poisoned, height,
                   tol_e, two, zero, inf, omit, chunk):
@@ -43,36 +56,31 @@ def _stream_local(frames, y1, y2, seen, p, rising, acc, total, count, poisoned, 
         for f in range(n):
             for j in range(j0, j1):
                 y = frames[f, j]
-                if not np.isfinite(y):
-                    if omit:  # end the finite piece (an open plateau is no peak)
-                        p[j] = inf
-                        rising[j] = False
-                        total[j] += acc[j]
-                        acc[j] = 0.0
-                        seen[j] = 0
-                    else:
-                        poisoned[j] = True
-                    continue
-                if poisoned[j]:
+                if not np.isfinite(y) or poisoned[j]:
+                    if not np.isfinite(y):
+                        if omit:  # end the finite piece (an open plateau is no peak)
+                            _end_piece_local(j, p, rising, acc, total, seen, inf)
+                        else:
+                            poisoned[j] = True
                     continue
                 b = y1[j]
-                if seen[j] >= 2:
-                    a = y2[j]
-                    d = (y - two * b) + a
-                    scale = (abs(a) + two * abs(b)) + abs(y)
-                    ad = abs(d)
-                    v = zero if ad < tol_e * scale else ad
-                    pv = p[j]
-                    if v > pv:
-                        rising[j] = True
-                    elif v < pv:
-                        if rising[j] and np.float64(pv) >= height:
-                            acc[j] += np.float64(pv)
-                            count[j] += 1
-                        rising[j] = False
-                    p[j] = v
-                else:
-                    seen[j] += 1
+                a = y2[j]
+                sn = seen[j]
+                has = sn >= 2
+                d = (y - two * b) + a
+                scale = (abs(a) + two * abs(b)) + abs(y)
+                ad = abs(d)
+                v = zero if ad < tol_e * scale else ad
+                pv = p[j]
+                r = rising[j]
+                gt = has & (v > pv)
+                lt = has & (v < pv)
+                peak = lt & r & (np.float64(pv) >= height)
+                acc[j] += np.float64(pv) if peak else 0.0
+                count[j] += peak
+                rising[j] = (r | gt) & (lt ^ True)
+                p[j] = v if has else pv
+                seen[j] = sn if has else sn + 1
                 y2[j] = b
                 y1[j] = y
 
@@ -88,37 +96,35 @@ def _stream_run(frames, y1, y2, seen, s, acc, total, count, poisoned, height, to
         for f in range(n):
             for j in range(j0, j1):
                 y = frames[f, j]
-                if not np.isfinite(y):
-                    if omit:  # end the finite piece: close its open run
-                        r = s[j]
-                        if r != 0.0 and abs(r) >= height:
-                            acc[j] += abs(r)
-                            count[j] += 1
-                        s[j] = 0.0
-                        total[j] += acc[j]
-                        acc[j] = 0.0
-                        seen[j] = 0
-                    else:
-                        poisoned[j] = True
-                    continue
-                if poisoned[j]:
+                if not np.isfinite(y) or poisoned[j]:
+                    if not np.isfinite(y):
+                        if omit:  # end the finite piece: close its open run
+                            r = s[j]
+                            if r != 0.0 and abs(r) >= height:
+                                acc[j] += abs(r)
+                                count[j] += 1
+                            s[j] = 0.0
+                            total[j] += acc[j]
+                            acc[j] = 0.0
+                            seen[j] = 0
+                        else:
+                            poisoned[j] = True
                     continue
                 b = y1[j]
-                if seen[j] >= 2:
-                    a = y2[j]
-                    d = (y - two * b) + a
-                    scale = (abs(a) + two * abs(b)) + abs(y)
-                    dz = zero if abs(d) < tol_e * scale else d
-                    r = s[j]
-                    if (dz > zero and r > 0.0) or (dz < zero and r < 0.0):
-                        s[j] = r + np.float64(dz)
-                    else:
-                        if r != 0.0 and abs(r) >= height:
-                            acc[j] += abs(r)
-                            count[j] += 1
-                        s[j] = np.float64(dz)
-                else:
-                    seen[j] += 1
+                a = y2[j]
+                sn = seen[j]
+                has = sn >= 2
+                d = (y - two * b) + a
+                scale = (abs(a) + two * abs(b)) + abs(y)
+                dz = zero if abs(d) < tol_e * scale else d
+                r = s[j]
+                same = ((dz > zero) & (r > 0.0)) | ((dz < zero) & (r < 0.0))
+                close = has & (same ^ True) & (r != 0.0) & (abs(r) >= height)
+                acc[j] += abs(r) if close else 0.0
+                count[j] += close
+                d64 = np.float64(dz)
+                s[j] = (r + d64 if same else d64) if has else r
+                seen[j] = sn if has else sn + 1
                 y2[j] = b
                 y1[j] = y
 
