@@ -271,6 +271,15 @@ class ArraySource(FrameSource):
                 self._release(view)
 
 
+def _byte_bounds(arr: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last byte address of the elements of ``arr`` (any strides)."""
+    lo = hi = int(arr.ctypes.data)
+    for n, stride in zip(arr.shape, arr.strides, strict=True):
+        extent = (n - 1) * stride
+        lo, hi = (lo + extent, hi) if extent < 0 else (lo, hi + extent)
+    return lo, hi + arr.itemsize
+
+
 class NpySource(ArraySource):
     """A ``.npy`` file, memory-mapped read-only; pages are released after each block.
 
@@ -298,7 +307,7 @@ class NpySource(ArraySource):
         mm = self._mm
         if not isinstance(mm, mmap.mmap) or view.size == 0:
             return
-        lo, hi = np.lib.array_utils.byte_bounds(view)
+        lo, hi = _byte_bounds(view)
         start = (lo - self._origin) // mmap.PAGESIZE * mmap.PAGESIZE
         stop = min(hi - self._origin, len(mm))
         if stop > start >= 0:
