@@ -105,15 +105,16 @@ def test_linear_exactly_affine(T: int, seed: int, log_scale: float, dtype: Any) 
     np.testing.assert_allclose(r, (1 - t) * a + t * b, rtol=0, atol=2 * eps * scale.max())
 
 
-def test_linear_relu_slope_is_exact() -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_relu_slope_is_exact(dtype: Any) -> None:
     from smpfast import nn
 
-    a = np.array([-1.3, 0.2, -5.0])
-    b = np.array([2.1, -3.3, 0.7])
-    p = paths.linear(a, b, 50)
+    a = np.array([-1.3, 0.2, -5.0, -2e3])
+    b = np.array([2.1, -3.3, 0.7, 7e4])
+    p = paths.linear(a, b, 50, dtype=dtype)
     h = p[1] - p[0]
     s = smpfast.smp(nn.relu(p), axis=0, mode="run", tol=0.0)
-    np.testing.assert_array_equal(s, np.abs(h))  # one crossing each, inside the path
+    np.testing.assert_array_equal(s, np.abs(h).astype(np.float64))  # one crossing each
 
 
 def test_random_linear_endpoint_statistics() -> None:
