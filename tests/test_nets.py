@@ -473,3 +473,21 @@ def test_docstring_examples() -> None:
     for test in doctest.DocTestFinder().find(nets):
         runner.run(test)
     assert runner.failures == 0 and runner.tries > 20
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1.0, 0.3, -2.0])
+def test_nn_elu_matches_torch(dtype: Any, alpha: float) -> None:
+    torch = pytest.importorskip("torch")
+    from smpfast import nn
+
+    x = np.concatenate([np.linspace(-30, 5, 71), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    x = x.astype(dtype)
+    got = nn.elu(x, alpha)
+    want = torch.nn.functional.elu(torch.from_numpy(x), alpha).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype], equal_nan=True)
+    with pytest.raises(ValueError, match="elu: alpha must be finite"):
+        nn.elu(x, np.inf)
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        nn.elu(x, "1")
