@@ -115,6 +115,8 @@ def test_stack_interrupted_leaves_no_complete_looking_output(
 ) -> None:
     np.save(tmp_path / "x.npy", _stack())
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")  # from an earlier run
 
     def fail(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

@@ -153,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
                 "dtype": result.dtype, "source": result.source, "kind": result.kind,
                 "nbytes": result.nbytes, "seconds": result.seconds, "scheduler": None}
     out.mkdir(parents=True, exist_ok=True)
+    # a summary left by an earlier run would vouch for outputs it did not write
+    (out / "summary.json").unlink(missing_ok=True)
     save_npy(out / "smp.npy", smp)
     save_npy(out / "count.npy", count)
     if not args.no_plot:
