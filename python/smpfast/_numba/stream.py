@@ -32,17 +32,50 @@ _OPTS = {"cache": True, "nogil": True}
 CHUNK = 512
 
 
-# The per-sample updates are written without data-dependent branches (selects only), so
-# that peaks in random data cost no mispredictions; the only branch is the rare
-# non-finite sample or poisoned signal. Adding 0.0 to a non-negative sum leaves it
-# bit-identical, so "acc += x if peak else 0.0" is the reference's conditional add.
+# Each frame's row of a chunk is first checked for non-finite samples (and the chunk for
+# poisoned signals); a clean row goes through an update without branches (selects only,
+# which LLVM can vectorise over the chunk and which costs no mispredictions on random
+# peaks), anything else through the per-sample branches of the reference's rules.
+# Adding 0.0 to a non-negative sum leaves it bit-identical, so
+# "acc += x if peak else 0.0" is the reference's conditional add.
 @njit(inline="always", **_OPTS)
-def _end_piece_local(j, p, rising, acc, total, seen, inf):
-    p[j] = inf
-    rising[j] = False
-    total[j] += acc[j]
-    acc[j] = 0.0
-    seen[j] = 0
+def _row_has_nonfinite(frames, f, j0, j1):
+    bad = 0
+    for j in range(j0, j1):
+        bad |= not np.isfinite(frames[f, j])
+    return bad != 0
+
+
+@njit(inline="always", **_OPTS)
+def _any_poisoned(poisoned, j0, j1):
+    bad = 0
+    for j in range(j0, j1):
+        bad |= poisoned[j]
+    return bad != 0
+
+
+@njit(inline="always", **_OPTS)
+def _local_sample(j, y, y1, y2, seen, p, rising, acc, count, height, tol_e, two, zero):
+    b = y1[j]
+    a = y2[j]
+    sn = seen[j]
+    has = sn >= 2
+    d = (y - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(y)
+    ad = abs(d)
+    v = zero if ad < tol_e * scale else ad
+    pv = p[j]
+    r = rising[j]
+    gt = has & (v > pv)
+    lt = has & (v < pv)
+    peak = lt & r & (np.float64(pv) >= height)
+    acc[j] += np.float64(pv) if peak else 0.0
+    count[j] += peak
+    rising[j] = (r | gt) & (lt ^ True)
+    p[j] = v if has else pv
+    seen[j] = sn if has else sn + 1
+    y2[j] = b
+    y1[j] = y
 
 
 @njit(parallel=True, **_OPTS)
@@ -53,36 +86,49 @@ def _stream_local(frames, y1, y2, seen, p, rising, acc, total, count, poisoned, 
     for c in prange(n_chunks):
         j0 = c * chunk
         j1 = min(npix, j0 + chunk)
+        dirty = _any_poisoned(poisoned, j0, j1)
         for f in range(n):
+            if not dirty and not _row_has_nonfinite(frames, f, j0, j1):
+                for j in range(j0, j1):
+                    _local_sample(j, frames[f, j], y1, y2, seen, p, rising, acc, count,
+                                  height, tol_e, two, zero)
+                continue
             for j in range(j0, j1):
                 y = frames[f, j]
-                if not np.isfinite(y) or poisoned[j]:
-                    if not np.isfinite(y):
-                        if omit:  # end the finite piece (an open plateau is no peak)
-                            _end_piece_local(j, p, rising, acc, total, seen, inf)
-                        else:
-                            poisoned[j] = True
-                    continue
-                b = y1[j]
-                a = y2[j]
-                sn = seen[j]
-                has = sn >= 2
-                d = (y - two * b) + a
-                scale = (abs(a) + two * abs(b)) + abs(y)
-                ad = abs(d)
-                v = zero if ad < tol_e * scale else ad
-                pv = p[j]
-                r = rising[j]
-                gt = has & (v > pv)
-                lt = has & (v < pv)
-                peak = lt & r & (np.float64(pv) >= height)
-                acc[j] += np.float64(pv) if peak else 0.0
-                count[j] += peak
-                rising[j] = (r | gt) & (lt ^ True)
-                p[j] = v if has else pv
-                seen[j] = sn if has else sn + 1
-                y2[j] = b
-                y1[j] = y
+                if not np.isfinite(y):
+                    if omit:  # end the finite piece (an open plateau is no peak)
+                        p[j] = inf
+                        rising[j] = False
+                        total[j] += acc[j]
+                        acc[j] = 0.0
+                        seen[j] = 0
+                    else:
+                        poisoned[j] = True
+                elif not poisoned[j]:
+                    _local_sample(j, y, y1, y2, seen, p, rising, acc, count, height, tol_e,
+                                  two, zero)
+            dirty = _any_poisoned(poisoned, j0, j1)
+
+
+@njit(inline="always", **_OPTS)
+def _run_sample(j, y, y1, y2, seen, s, acc, count, height, tol_e, two, zero):
+    b = y1[j]
+    a = y2[j]
+    sn = seen[j]
+    has = sn >= 2
+    d = (y - two * b) + a
+    scale = (abs(a) + two * abs(b)) + abs(y)
+    dz = zero if abs(d) < tol_e * scale else d
+    r = s[j]
+    same = ((dz > zero) & (r > 0.0)) | ((dz < zero) & (r < 0.0))
+    close = has & (same ^ True) & (r != 0.0) & (abs(r) >= height)
+    acc[j] += abs(r) if close else 0.0
+    count[j] += close
+    d64 = np.float64(dz)
+    s[j] = (r + d64 if same else d64) if has else r
+    seen[j] = sn if has else sn + 1
+    y2[j] = b
+    y1[j] = y
 
 
 @njit(parallel=True, **_OPTS)
@@ -93,40 +139,30 @@ def _stream_run(frames, y1, y2, seen, s, acc, total, count, poisoned, height, to
     for c in prange(n_chunks):
         j0 = c * chunk
         j1 = min(npix, j0 + chunk)
+        dirty = _any_poisoned(poisoned, j0, j1)
         for f in range(n):
+            if not dirty and not _row_has_nonfinite(frames, f, j0, j1):
+                for j in range(j0, j1):
+                    _run_sample(j, frames[f, j], y1, y2, seen, s, acc, count, height, tol_e,
+                                two, zero)
+                continue
             for j in range(j0, j1):
                 y = frames[f, j]
-                if not np.isfinite(y) or poisoned[j]:
-                    if not np.isfinite(y):
-                        if omit:  # end the finite piece: close its open run
-                            r = s[j]
-                            if r != 0.0 and abs(r) >= height:
-                                acc[j] += abs(r)
-                                count[j] += 1
-                            s[j] = 0.0
-                            total[j] += acc[j]
-                            acc[j] = 0.0
-                            seen[j] = 0
-                        else:
-                            poisoned[j] = True
-                    continue
-                b = y1[j]
-                a = y2[j]
-                sn = seen[j]
-                has = sn >= 2
-                d = (y - two * b) + a
-                scale = (abs(a) + two * abs(b)) + abs(y)
-                dz = zero if abs(d) < tol_e * scale else d
-                r = s[j]
-                same = ((dz > zero) & (r > 0.0)) | ((dz < zero) & (r < 0.0))
-                close = has & (same ^ True) & (r != 0.0) & (abs(r) >= height)
-                acc[j] += abs(r) if close else 0.0
-                count[j] += close
-                d64 = np.float64(dz)
-                s[j] = (r + d64 if same else d64) if has else r
-                seen[j] = sn if has else sn + 1
-                y2[j] = b
-                y1[j] = y
+                if not np.isfinite(y):
+                    if omit:  # end the finite piece: close its open run
+                        r = s[j]
+                        if r != 0.0 and abs(r) >= height:
+                            acc[j] += abs(r)
+                            count[j] += 1
+                        s[j] = 0.0
+                        total[j] += acc[j]
+                        acc[j] = 0.0
+                        seen[j] = 0
+                    else:
+                        poisoned[j] = True
+                elif not poisoned[j]:
+                    _run_sample(j, y, y1, y2, seen, s, acc, count, height, tol_e, two, zero)
+            dirty = _any_poisoned(poisoned, j0, j1)
 
 
 def stream_update(
