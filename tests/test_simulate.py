@@ -379,3 +379,20 @@ def test_reshape_blocks_reuse_exact_smp() -> None:
             assert stats.count_mean == c.mean()
             _check_stats(stats)
     assert res.blocks[3].shape == (4 * 4 * 3,)
+
+
+def test_memory_stays_bounded() -> None:
+    import tracemalloc
+
+    # 6000 paths of T=16 x 8 float64 = 6 MB of inputs (and as much per block output);
+    # with a 64 KiB budget the run must never hold more than a few chunks of them
+    net = nets.Sequential([nets.Linear(8, 8), nets.ReLU()], seed=0)
+    tracemalloc.start()
+    try:
+        res = simulate.run(net, (8,), 6000, 16, max_bytes=2**16, modes="run")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert res.chunk_paths == 2**16 // (3 * 16 * 8 * 8) and res.n_paths == 6000
+    assert peak < 2 * 2**20, peak
+    assert res.blocks[1].stats["run"].n == 6000 * 8

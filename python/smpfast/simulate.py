@@ -259,25 +259,29 @@ class _Accumulator:
     def add(self, smp: np.ndarray, count: np.ndarray, start: int) -> None:
         n_chunk = smp.shape[0]
         s = smp.reshape(n_chunk, self.channels, -1)
-        nb = s.shape[0] * s.shape[2]
-        mean_b = s.mean(axis=(0, 2))
-        m2_b = ((s - mean_b[None, :, None]) ** 2).sum(axis=(0, 2))
+        per_channel = np.add.reduce(s, axis=2) / s.shape[2]  # (n_chunk, C) per-path means
+        # per channel over all signals of the chunk (every path has the same count)
+        nb = n_chunk * s.shape[2]
+        mean_b = np.add.reduce(per_channel, axis=0) / n_chunk
+        dev = s - mean_b[None, :, None]
+        m2_b = np.einsum("ijk,ijk->j", dev, dev)
         na, n = self.n, self.n + nb
         delta = mean_b - self.mean
         self.mean = self.mean + delta * (nb / n)
         self.m2 = self.m2 + m2_b + delta**2 * (na * nb / n)
         self.n = n
-        per_channel = s.mean(axis=2)  # (n_chunk, C)
+        # per path: channel means, and means over all elements
         pb = n_chunk
         pa, p = self.paths, self.paths + pb
-        cmean_b = per_channel.mean(axis=0)
-        cm2_b = ((per_channel - cmean_b) ** 2).sum(axis=0)
-        cdelta = cmean_b - self.path_mean
+        cdev = per_channel - mean_b
+        cm2_b = np.einsum("ij,ij->j", cdev, cdev)
+        cdelta = mean_b - self.path_mean
         self.path_mean = self.path_mean + cdelta * (pb / p)
         self.path_m2 = self.path_m2 + cm2_b + cdelta**2 * (pa * pb / p)
-        per_path = per_channel.mean(axis=1)
-        tmean_b = float(per_path.mean())
-        tm2_b = float(((per_path - tmean_b) ** 2).sum())
+        per_path = np.add.reduce(per_channel, axis=1) / self.channels
+        tmean_b = float(np.add.reduce(per_path)) / pb
+        tdev = per_path - tmean_b
+        tm2_b = float(np.dot(tdev, tdev))
         tdelta = tmean_b - self.total_mean
         self.total_mean += tdelta * (pb / p)
         self.total_m2 += tm2_b + tdelta**2 * (pa * pb / p)
