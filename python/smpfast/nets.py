@@ -195,6 +195,13 @@ class Block:
 
     Subclasses set ``name`` (the block's kind, e.g. ``"conv2d"``) and ``_PARAMS`` (the
     PyTorch names of their array parameters, which are public attributes).
+
+    Examples
+    --------
+    >>> from smpfast import nets
+    >>> pool = nets.MaxPool2d(2)
+    >>> pool.name, pool.output_shape((3, 9, 8)), pool.parameters()
+    ('max_pool2d', (3, 4, 4), {})
     """
 
     name: ClassVar[str] = ""

@@ -163,7 +163,17 @@ class BlockResult:
 
 @dataclass
 class SimulationResult:
-    """What :func:`run` returns: per-block statistics and the run's settings."""
+    """What :func:`run` returns: per-block statistics and the run's settings.
+
+    Examples
+    --------
+    >>> from smpfast import nets, simulate
+    >>> res = simulate.run(nets.Sequential([nets.ReLU()]), (4,), 20, 16, seed=3)
+    >>> res.input_stats.index, res.blocks[0].name, res.n_chunks, sorted(res.blocks[0].stats)
+    (-1, 'relu', 1, ['local', 'run'])
+    >>> res.to_dict()["blocks"][0]["stats"]["run"]["n"]
+    80
+    """
 
     input_stats: BlockResult
     blocks: list[BlockResult]
