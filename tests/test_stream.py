@@ -366,3 +366,22 @@ def test_cpp_binding_checks_state():
         _core.stream_update(frames, state, "local", 0.0, 0.0, False)
     with pytest.raises(ValueError, match="mode must be 'local' or 'run'"):
         _core.stream_update(frames, state, "peaks", 0.0, 0.0, False)
+
+
+def test_streams_in_threads(backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(10)
+    xs = [frames_data(rng, 30, (200,), np.float32) for _ in range(4)]
+
+    def work(x):
+        s = smpfast.SMPStream(200, dtype=np.float32, mode="run", backend=backend)
+        for a in range(0, 30, 4):
+            s.update(x[a : a + 4])
+            s.result()
+        return s.result()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, xs))
+    for x, got in zip(xs, results, strict=True):
+        check_same(got, reference.smp_and_count(x, 0, mode="run"), backend)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy as _copy
 import operator
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -95,6 +96,16 @@ class SMPStream:
         update (``use_backend`` > ``set_backend`` > ``SMPFAST_BACKEND`` > best). All
         backends share one state layout, so they can take turns on one stream.
 
+    Notes
+    -----
+    The state is a few arrays over the frame (``smpfast.reference.stream_state``: the last
+    two samples, the open plateau or run, sums and counts; about 40 bytes per signal),
+    shared by every backend. Updates release the GIL on the ``cpp`` backend; one stream
+    takes one update (or ``result``, or pickling) at a time (a lock serialises them), so
+    feed a stream from one thread, or give each thread its own stream. With
+    ``nan_policy="raise"`` every update first copies the state, so that a failing update
+    can be undone.
+
     Examples
     --------
     >>> import numpy as np, smpfast
@@ -129,6 +140,7 @@ class SMPStream:
             _backends.resolve(backend)  # unknown or unavailable: fail now, not at update
         self._backend = backend
         self._n_frames = 0
+        self._lock = threading.Lock()  # one update (or result, or pickling) at a time
         from . import reference  # the state layout is the reference's (lazy: no cycle)
 
         self._state = reference.stream_state(int(np.prod(self._shape)), self._dtype, self._mode)
@@ -214,11 +226,16 @@ class SMPStream:
         5
         """
         arr = self._frames(frames)
+        kernel = _kernel(_backends.resolve(self._backend))
+        with self._lock:
+            self._update(arr, kernel)
+        return self
+
+    def _update(self, arr: np.ndarray, kernel: Any) -> None:
         n = arr.shape[0]
         if n == 0 or arr.size == 0:
             self._n_frames += n
-            return self
-        kernel = _kernel(_backends.resolve(self._backend))
+            return
         raising = self._nan_policy == "raise"
         before = {k: v.copy() for k, v in self._state.items()} if raising else None
         kernel(self._state, arr, self._mode, self._height, self._tol, self._nan_policy == "omit")
@@ -234,7 +251,6 @@ class SMPStream:
                 f"{self._n_frames + frame}); pass nan_policy='omit' to skip such samples"
             )
         self._n_frames += n
-        return self
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """SMP and peak counts as if the stream ended now (the stream is not changed).
@@ -254,9 +270,10 @@ class SMPStream:
         """
         from . import reference
 
-        smp, count = reference.stream_result(
-            self._state, self._n_frames, self._mode, self._height
-        )
+        with self._lock:
+            smp, count = reference.stream_result(
+                self._state, self._n_frames, self._mode, self._height
+            )
         return smp.reshape(self._shape), count.reshape(self._shape)
 
     def copy(self) -> SMPStream:
@@ -279,6 +296,10 @@ class SMPStream:
 
     # ----------------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return self._export()
+
+    def _export(self) -> dict[str, Any]:
         return {
             "version": _STATE_VERSION,
             "shape": self._shape,
@@ -317,8 +338,10 @@ class SMPStream:
                     f"SMPStream state array {key!r} has shape {got.shape} and dtype "
                     f"{got.dtype}; expected {like.shape} and {like.dtype}"
                 )
-            fresh[key] = np.array(got, copy=True)  # writable, C-contiguous
+            # our own writable C-contiguous array (no copy of a freshly unpickled one)
+            fresh[key] = np.require(got, like.dtype, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
         self._state = fresh
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
