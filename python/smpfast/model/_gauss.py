@@ -203,17 +203,17 @@ def expected_abs_sum(
     hi = np.log(1e3 / small)
     logu = lo[..., None] + (hi - lo)[..., None] * x  # (..., n_grid)
     u = np.exp(logu)
-    # log phi per term, summed
-    uu = u[..., :, None] * aw[..., None, :] * th[..., None, :]  # (..., n_grid, n_terms)
+    # phi per term: Gamma CF (1 - i x)^-k = (1 + x^2)^(-k/2) exp(i k atan x), x = u |w| theta
+    # (the negative branch is its conjugate); the terms are multiplied, not log-summed
+    xx = u[..., :, None] * (aw * th)[..., None, :]  # (..., n_grid, n_terms)
     kk = kap[..., None, :]
-    lp = -kk * np.log1p(-1j * uu)
-    ln = -kk * np.log1p(1j * uu)
-    pw = posw[..., None, :]
+    mag = np.exp(-0.5 * kk * np.log1p(xx * xx))
+    ang = kk * np.arctan(xx)
     qq = q[..., None, :]
-    phi_t = 1.0 - qq + qq * (pw * np.exp(lp) + (1.0 - pw) * np.exp(ln))
-    phi_t = np.where(aw[..., None, :] > 0, phi_t, 1.0 + 0j)
-    log_phi = np.log(phi_t + 0j).sum(axis=-1) - 0.5 * gv[..., None] * u * u
-    re = np.exp(log_phi).real
+    re_t = 1.0 - qq + qq * mag * np.cos(ang)
+    im_t = qq * (2.0 * posw[..., None, :] - 1.0) * mag * np.sin(ang)
+    phi = (re_t + 1j * im_t).prod(axis=-1)
+    re = phi.real * np.exp(-0.5 * gv[..., None] * u * u)
     integrand = (1.0 - re) / u  # d(log u) * (1 - re)/u^2 * u
     step = (hi - lo) / (n_grid - 1)
     core = (integrand[..., 1:] + integrand[..., :-1]).sum(axis=-1) * 0.5 * step

@@ -151,6 +151,9 @@ def input_summary(
     sd_d = np.sqrt(var_d)
     per_t["d_abs"] = sd_d * math.sqrt(2 / math.pi)
     dp, dn = _abs_split(np.full(t.shape, mean), sd_y, np.zeros(t.shape), sd_d, cov_yd)
+    corr = _straddle(np.full(t.shape, mean), sd_y, np.zeros(t.shape), np.sqrt(var_v), cov_yv,
+                     np.zeros(t.shape), sd_d, cov_yd)
+    dp, dn = np.maximum(dp - corr, 0.0), np.maximum(dn - corr, 0.0)
     per_t["d_abs_p"], per_t["d_abs_n"] = dp, dn
     rho1 = dd[0] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
     rho2 = dd[1] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
@@ -212,6 +215,25 @@ def _abs_sum_var(
         cab = 2 * var_d / math.pi * (math.sqrt(1 - rho * rho) + rho * math.asin(rho) - 1)
         total += cab * (n if j == 0 else 2 * (n - j))
     return max(total, 0.0)
+
+
+def _straddle(
+    m: np.ndarray, s: np.ndarray, mp: np.ndarray, sp: np.ndarray, cov_yv: np.ndarray,
+    md: np.ndarray, sd: np.ndarray, cov_yd: np.ndarray,
+) -> np.ndarray:
+    """E|d| on the samples next to a zero crossing, per sample, on each side of 0.
+
+    A crossing in a sample interval leaves one sample on each side whose three-sample
+    stencil straddles 0; those samples are not in ``d_abs_p`` / ``d_abs_n`` (which need
+    the whole stencil on one side). Per sample: (crossings per sample) * E[|d| | y = 0].
+    """
+    s = np.maximum(s, 1e-300)
+    r = np.clip(cov_yv / np.maximum(s * sp, 1e-300), -1.0, 1.0)
+    r1, _, _ = g.rice_terms(0.0, m, s, mp, sp, r)
+    beta = cov_yd / s**2
+    mu_c = md + beta * (0.0 - m)
+    sd_c = np.sqrt(np.maximum(sd**2 - beta**2 * s**2, 0.0))
+    return np.asarray(r1 * g.abs_moments(mu_c, sd_c)[0])
 
 
 def _abs_split(

@@ -67,8 +67,10 @@ def _b(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def e1_configs(quick: bool) -> list[Config]:
     """E1: every block alone on linear paths."""
     shape = (3, 8, 8)
-    T = 32 if quick else 64
-    n = 48 if quick else 200
+    # the ReLU / smooth local-mode ratio grows with T / input std: T = 256 is a path
+    # sampled finely enough for a smooth curve to look smooth
+    T = 128 if quick else 256
+    n = 32 if quick else 200
     blocks: list[tuple[str, Callable[[Any], Any]]] = [
         ("conv2d", lambda nt: [nt.Conv2d(3, 4, 3, padding=1, bias_std=0.1)]),
         ("avg_pool2d", lambda nt: [nt.AvgPool2d(2)]),
