@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import smpfast
@@ -396,3 +396,23 @@ def test_memory_stays_bounded() -> None:
     assert res.chunk_paths == 2**16 // (3 * 16 * 8 * 8) and res.n_paths == 6000
     assert peak < 2 * 2**20, peak
     assert res.blocks[1].stats["run"].n == 6000 * 8
+
+
+_SMALL = nets.Sequential([nets.Conv1d(1, 2, 3), nets.ReLU(), nets.MaxPool1d(2)], seed=4)
+
+
+@settings(max_examples=25)
+@given(n=st.integers(1, 40), chunk=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_chunking_property(n: int, chunk: int, seed: int) -> None:
+    whole = simulate.run(_SMALL, (1, 9), n, 8, seed=seed, chunk_paths=n, keep=True)
+    parts = simulate.run(_SMALL, (1, 9), n, 8, seed=seed, chunk_paths=chunk, keep=True)
+    assert parts.n_chunks == -(-n // min(chunk, n))
+    for a, b in zip((whole.input_stats, *whole.blocks), (parts.input_stats, *parts.blocks),
+                    strict=True):  # fmt: skip
+        for mode in ("run", "local"):
+            sa, sb = a.stats[mode], b.stats[mode]
+            assert sa.samples is not None and sb.samples is not None
+            np.testing.assert_allclose(sb.samples, sa.samples, rtol=1e-12, atol=1e-300)
+            if n > 1:
+                _check_stats(sb, rtol=1e-9)
+            assert sb.count_mean == sa.count_mean
