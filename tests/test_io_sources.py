@@ -167,12 +167,17 @@ def test_tiff_folder_and_uint16(tmp_path: Path) -> None:
     assert res.dtype == "uint16"
 
 
-def test_multipage_tiff(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_multipage_tiff(tmp_path: Path, compression: str | None) -> None:
     frames = _stack((11, 4, 6), seed=7, dtype=np.float32)
-    tifffile.imwrite(tmp_path / "stack.tif", frames)
+    tifffile.imwrite(tmp_path / "stack.tif", frames, compression=compression)
     res = sio.smp_stack(tmp_path / "stack.tif", chunk_bytes=200, progress=False)
     _same(res, frames)
     assert res.kind == "tiff" and res.frames == 11
+    with _sources.open_source(tmp_path / "stack.tif", threads=3) as src:
+        labels = [label for block in src.blocks(4, np.dtype(np.float64))
+                  for label in block.labels]
+    assert labels == [f"{tmp_path / 'stack.tif'}[{i}]" for i in range(11)]
 
 
 @pytest.mark.parametrize("axis", [0, 1])

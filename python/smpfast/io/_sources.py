@@ -18,6 +18,7 @@ import mmap
 import operator
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,15 +347,77 @@ class ZarrSource(FrameSource):
             yield Block(_convert(data, out_dtype, None), tuple(str(i) for i in range(start, stop)))
 
 
+def _pipelined(
+    items: Sequence[Any],
+    labels: Sequence[str],
+    load: Callable[[Any, np.ndarray], BaseException | None],
+    skippable: Callable[[BaseException], bool],
+    frame_shape: tuple[int, ...],
+    frames_per_block: int,
+    out_dtype: np.dtype[Any],
+    threads: int,
+    skipped_before: Sequence[str] = (),
+) -> Iterator[Block]:
+    """Load ``items`` into frame slots with a thread pool, one block ahead; yield in order.
+
+    ``load(item, slot)`` decodes one frame into ``slot`` and returns the error instead of
+    raising it; errors for which ``skippable`` is true drop that frame (its label goes to
+    :attr:`Block.skipped`), any other error is raised, the first in frame order. Two
+    reusable buffers: block ``k + 1`` is decoded while block ``k`` is being used.
+    """
+    nb = max(1, frames_per_block)
+    groups = [range(i, min(i + nb, len(items))) for i in range(0, len(items), nb)]
+    buffers: list[np.ndarray] = []
+    pending_skipped = list(skipped_before)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+
+        def submit(k: int) -> list[concurrent.futures.Future[BaseException | None]]:
+            while len(buffers) <= k % 2:
+                buffers.append(np.empty((len(groups[k]), *frame_shape), out_dtype))
+            buf = buffers[k % 2]
+            return [pool.submit(load, items[i], buf[j]) for j, i in enumerate(groups[k])]
+
+        queue = [submit(k) for k in range(min(2, len(groups)))]
+        try:
+            for k, group in enumerate(groups):
+                futures = queue.pop(0)
+                good: list[int] = []
+                for j, fut in enumerate(futures):
+                    err = fut.result()
+                    if err is None:
+                        good.append(j)
+                    elif skippable(err):
+                        pending_skipped.append(labels[group[j]])
+                    else:
+                        raise err
+                data = buffers[k % 2][: len(group)]
+                if len(good) < len(group):
+                    data = data[good]
+                yield Block(data, tuple(labels[group[j]] for j in good), tuple(pending_skipped))
+                pending_skipped = []
+                if k + 2 < len(groups):
+                    queue.append(submit(k + 2))
+        finally:
+            for futures in queue:
+                for fut in futures:
+                    fut.cancel()
+    if pending_skipped:  # every item after the last good block was skipped
+        yield Block(np.empty((0, *frame_shape), out_dtype), (), tuple(pending_skipped))
+
+
 class TiffPagesSource(FrameSource):
-    """The pages of one multi-page TIFF file, in page order."""
+    """The pages of one multi-page TIFF file, in page order, decoded by a thread pool.
+
+    Every decoding thread opens its own handle of the file (a TIFF handle is not safe to
+    share between threads); all are closed by :meth:`close`.
+    """
 
     kind = "tiff"
 
-    def __init__(self, path: str) -> None:
-        tifffile = require("tifffile", "reading TIFF stacks")
+    def __init__(self, path: str, *, threads: int | None = None) -> None:
+        self._tifffile = require("tifffile", "reading TIFF stacks")
         try:
-            self._tf = tifffile.TiffFile(path)
+            self._tf = self._tifffile.TiffFile(path)
             pages = self._tf.pages
             first = pages[0]
             shape = tuple(int(n) for n in first.shape)
@@ -366,39 +429,52 @@ class TiffPagesSource(FrameSource):
             ) from exc
         arithmetic_dtype(dtype)
         super().__init__(path, n, shape, dtype)
+        self.threads = threads if threads is not None else _config.get_num_threads()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._handles: list[Any] = []
+
+    def _handle(self) -> Any:
+        tf = getattr(self._local, "tf", None)
+        if tf is None:
+            tf = self._tifffile.TiffFile(self.location)
+            self._local.tf = tf
+            with self._lock:
+                self._handles.append(tf)
+        return tf
+
+    def _load(self, i: int, slot: np.ndarray) -> BaseException | None:
+        try:
+            page = self._handle().pages[i]
+            shape, dtype = tuple(int(n) for n in page.shape), np.dtype(page.dtype)
+        except Exception as exc:
+            return ImageReadError(f"cannot read page {i} of TIFF {self.location!r}: {exc}")
+        if shape != self.frame_shape or dtype != self.dtype:
+            return ValueError(
+                f"page {i} of TIFF {self.location!r} has shape {shape} and dtype {dtype}, but "
+                f"page 0 has shape {self.frame_shape} and dtype {self.dtype}; all frames of a "
+                "stack must match"
+            )
+        try:
+            np.copyto(slot, page.asarray(), casting="unsafe")
+        except Exception as exc:
+            return ImageReadError(
+                f"cannot decode page {i} of TIFF {self.location!r}: {type(exc).__name__}: {exc}"
+            )
+        return None
 
     def blocks(self, frames_per_block: int, out_dtype: np.dtype[Any]) -> Iterator[Block]:
-        """Yield consecutive pages (checked for shape and dtype, page by page)."""
-        buffer = np.empty((min(frames_per_block, self.n_frames), *self.frame_shape), out_dtype)
-        for start in range(0, self.n_frames, frames_per_block):
-            stop = min(start + frames_per_block, self.n_frames)
-            for i in range(start, stop):
-                try:
-                    page = self._tf.pages[i]
-                    shape, dtype = tuple(int(n) for n in page.shape), np.dtype(page.dtype)
-                except Exception as exc:
-                    raise ImageReadError(
-                        f"cannot read page {i} of TIFF {self.location!r}: {exc}"
-                    ) from exc
-                if shape != self.frame_shape or dtype != self.dtype:
-                    raise ValueError(
-                        f"page {i} of TIFF {self.location!r} has shape {shape} and dtype "
-                        f"{dtype}, but page 0 has shape {self.frame_shape} and dtype "
-                        f"{self.dtype}; all frames of a stack must match"
-                    )
-                try:
-                    np.copyto(buffer[i - start], page.asarray(), casting="unsafe")
-                except Exception as exc:
-                    raise ImageReadError(
-                        f"cannot decode page {i} of TIFF {self.location!r}: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
-            yield Block(buffer[: stop - start], tuple(f"{self.location}[{i}]"
-                                                     for i in range(start, stop)))
+        """Yield consecutive pages (each checked for shape and dtype)."""
+        labels = [f"{self.location}[{i}]" for i in range(self.n_frames)]
+        return _pipelined(range(self.n_frames), labels, self._load, lambda err: False,
+                          self.frame_shape, frames_per_block, out_dtype, self.threads)
 
     def close(self) -> None:
-        """Close the TIFF file."""
-        self._tf.close()
+        """Close the TIFF file and every thread's handle."""
+        with self._lock:
+            handles, self._handles = self._handles, []
+        for tf in [self._tf, *handles]:
+            tf.close()
 
 
 class ImageFilesSource(FrameSource):
@@ -439,65 +515,29 @@ class ImageFilesSource(FrameSource):
         arithmetic_dtype(header[1])
         super().__init__(location, len(self.paths), header[0], header[1])
 
-    def _check(self, path: str, arr: np.ndarray) -> None:
-        if arr.shape != self.frame_shape or arr.dtype != self.dtype:
-            raise ValueError(
-                f"image {path!r} has shape {arr.shape} and dtype {arr.dtype}, but the first "
-                f"image {self.first!r} has shape {self.frame_shape} and dtype {self.dtype}; "
-                "all frames of a stack must match"
-            )
-
     def _load(self, path: str, slot: np.ndarray) -> BaseException | None:
         """Decode ``path`` into ``slot``; return the error instead of raising it."""
         try:
             arr = decode_image(path)
-            self._check(path, arr)
-            np.copyto(slot, arr, casting="unsafe")
-        except (ImageReadError, ValueError, ImportError) as exc:
+        except (ImageReadError, ImportError) as exc:
             return exc
+        if arr.shape != self.frame_shape or arr.dtype != self.dtype:
+            return ValueError(
+                f"image {path!r} has shape {arr.shape} and dtype {arr.dtype}, but the first "
+                f"image {self.first!r} has shape {self.frame_shape} and dtype {self.dtype}; "
+                "all frames of a stack must match"
+            )
+        np.copyto(slot, arr, casting="unsafe")
         return None
 
     def blocks(self, frames_per_block: int, out_dtype: np.dtype[Any]) -> Iterator[Block]:
         """Yield decoded frames in file order; the next block is decoded meanwhile."""
         paths = self.paths[len(self.leading_skipped) :]
-        nb = max(1, frames_per_block)
-        groups = [paths[i : i + nb] for i in range(0, len(paths), nb)]
-        buffers: list[np.ndarray] = []
-        pending_skipped = list(self.leading_skipped)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.threads) as pool:
-
-            def submit(k: int) -> list[concurrent.futures.Future[BaseException | None]]:
-                while len(buffers) <= k % 2:
-                    buffers.append(np.empty((len(groups[k]), *self.frame_shape), out_dtype))
-                buf = buffers[k % 2]
-                return [pool.submit(self._load, p, buf[j]) for j, p in enumerate(groups[k])]
-
-            queue = [submit(k) for k in range(min(2, len(groups)))]
-            try:
-                for k, group in enumerate(groups):
-                    futures = queue.pop(0)
-                    good: list[int] = []
-                    for j, fut in enumerate(futures):
-                        err = fut.result()
-                        if err is None:
-                            good.append(j)
-                        elif self.skip_bad and isinstance(err, ImageReadError):
-                            pending_skipped.append(group[j])
-                        else:
-                            raise err
-                    data = buffers[k % 2][: len(group)]
-                    if len(good) < len(group):
-                        data = data[good]
-                    yield Block(data, tuple(group[j] for j in good), tuple(pending_skipped))
-                    pending_skipped = []
-                    if k + 2 < len(groups):
-                        queue.append(submit(k + 2))
-            finally:
-                for futures in queue:
-                    for fut in futures:
-                        fut.cancel()
-        if pending_skipped:  # every file after the last good block was bad
-            yield Block(np.empty((0, *self.frame_shape), out_dtype), (), tuple(pending_skipped))
+        return _pipelined(
+            paths, paths, self._load,
+            lambda err: self.skip_bad and isinstance(err, ImageReadError),
+            self.frame_shape, frames_per_block, out_dtype, self.threads, self.leading_skipped,
+        )
 
 
 # --------------------------------------------------------------------------- resolution
@@ -620,7 +660,7 @@ def _open_path(path: str, axis: int, skip_bad: bool, threads: int | None) -> Fra
         return NpySource(path, axis)
     if suffix in TIFF_SUFFIXES:
         _image_axis(axis, "a TIFF stack")
-        return TiffPagesSource(path)
+        return TiffPagesSource(path, threads=threads)
     if suffix in IMAGE_SUFFIXES:
         _image_axis(axis, "an image")
         return ImageFilesSource([path], path, skip_bad=skip_bad, threads=threads)
