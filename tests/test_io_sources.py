@@ -384,3 +384,31 @@ def test_small_integers_streamed_as_float32_exactly(data: st.DataObject, dtype: 
     ref_s, ref_c = smpfast.smp_and_count(x, 0, mode=mode, height=height)
     np.testing.assert_array_equal(res.count, ref_c)
     np.testing.assert_array_equal(res.smp, ref_s)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_smp_stack_peak_memory_bounded(tmp_path: Path) -> None:
+    """A 128 MiB .npy in 4 MiB blocks: the process's peak RSS grows by far less than 128 MiB."""
+    import subprocess
+
+    path = tmp_path / "big.npy"
+    big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(128, 512, 512))
+    big[:] = np.linspace(0, 1, 128, dtype=np.float32)[:, None, None] ** 2
+    big.flush()
+    del big
+    code = (
+        "import sys, numpy as np, smpfast, smpfast.io\n"
+        "def hwm():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        return [int(l.split()[1]) for l in f if l.startswith('VmHWM:')][0] / 1024\n"
+        "smpfast.io.smp_stack(np.zeros((3, 512, 512), np.float32), progress=False)  # warm up\n"
+        "before = hwm()\n"
+        "res = smpfast.io.smp_stack(sys.argv[1], chunk_bytes=4 * 2**20, progress=False)\n"
+        "assert res.frames == 128\n"
+        "print(hwm() - before)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True, env=env, timeout=300)
+    grown = float(out.stdout.split()[-1])
+    assert grown < 48, f"peak RSS grew by {grown:.0f} MiB on a 128 MiB stack"
