@@ -17,8 +17,8 @@ _TINY = 1e-300
 
 def pdf(x: np.ndarray | float) -> np.ndarray:
     """Standard normal density."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.exp(-0.5 * x * x) / SQRT2PI
+    x = np.clip(np.asarray(x, dtype=np.float64), -40.0, 40.0)
+    return np.asarray(np.exp(-0.5 * x * x) / SQRT2PI)
 
 
 def cdf(x: np.ndarray | float) -> np.ndarray:
@@ -123,8 +123,8 @@ def bvn_cdf(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
     >>> round(float(bvn_cdf(np.array(0.0), np.array(0.0), np.array(0.5))), 6)
     0.333333
     """
-    h = np.asarray(h, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
+    h = np.clip(np.asarray(h, dtype=np.float64), -40.0, 40.0)
+    k = np.clip(np.asarray(k, dtype=np.float64), -40.0, 40.0)
     rho = np.clip(np.asarray(rho, dtype=np.float64), -0.999, 0.999)
     x, w = legendre(24)
     a = np.arcsin(rho)

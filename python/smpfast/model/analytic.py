@@ -47,7 +47,6 @@ from .blocks import (
     _pads,
     _pool_terms,
     _smooth_fn,
-    _window_classes,
     linear_sample_stats,
     predict,
 )
@@ -264,7 +263,7 @@ def _abs_split(
 
 # ----------------------------------------------------------------------------- helpers
 def _var(st: dict[str, np.ndarray], a: str, a2: str) -> np.ndarray:
-    return np.maximum(st[a2] - st[a] ** 2, 0.0)
+    return np.asarray(np.maximum(st[a2] - st[a] ** 2, 0.0))
 
 
 def _rect_moments(
@@ -453,14 +452,14 @@ class _CovModel:
 
     def cov(self, kind: str, off: tuple[int, ...]) -> np.ndarray:
         """(K, C, C) covariance of kind "yy", "vv" or "yv" at spatial offset ``off``."""
-        base = self.cc[kind]
+        base: np.ndarray = self.cc[kind]
         if all(o == 0 for o in off):
             return base
         li = _lag_idx(self.s.lags, off)
         if li is None:
-            return np.zeros_like(base)
+            return np.zeros(base.shape)
         rho = self.lag_rho[kind][:, li]  # (K,)
-        out = base * rho[:, None, None]
+        out: np.ndarray = base * rho[:, None, None]
         if kind in self.lag_cov:
             C = base.shape[1]
             idx = np.arange(C)
@@ -675,8 +674,9 @@ def _propagate_relu(
     st_in = s.stats
     lp = _latent_params(s)
     if lp["rect"].any():
-        st = {k: v.copy() for k, v in st_in.items()}
-        return _finish(out_shape, T, K, s.lags, st, block, s, in_shape, st_in["affine"].copy())
+        same = {k: v.copy() for k, v in st_in.items()}
+        return _finish(out_shape, T, K, s.lags, same, block, s, in_shape,
+                       st_in["affine"].copy())
     alpha = _leak(block, C)[:, None] * np.ones((1, K))
     m, sd, mp, beta, se2 = lp["m"], lp["s"], lp["mp"], lp["beta"], lp["se2"]
     mom = _rect_moments(m, sd, mp, beta, se2, alpha)

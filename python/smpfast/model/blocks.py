@@ -222,7 +222,7 @@ def _lag_index(summary: Summary, off: tuple[int, ...]) -> int | None:
 
 
 def _orthant_corr(alpha: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """rho with P(Z1 > -alpha, Z2 > -alpha) = target for standard bivariate Z (bisection)."""
+    """Rho with P(Z1 > -alpha, Z2 > -alpha) = target for standard bivariate Z (bisection)."""
     lo = np.full(target.shape, -0.99)
     hi = np.full(target.shape, 0.99)
     for _ in range(22):
@@ -412,7 +412,7 @@ def _pool_terms(
         for ib in range(ia + 1, k):
             a, b = elems[ia], elems[ib]
             rab, rvab = rho(a, b)
-            rab3, rvab3 = rab[..., None], rvab[..., None]
+            rab3, _rvab3 = rab[..., None], rvab[..., None]
             dens = np.exp(-((u - mm) ** 2) / (ss**2 * (1 + rab3))) / (
                 2 * np.pi * ss**2 * np.sqrt(1 - rab3**2)
             )
@@ -466,7 +466,9 @@ def _pads(block: Any, sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     return tuple((p, p) for p in padding)
 
 
-def _taps(block: Any, in_shape: tuple[int, ...]) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+def _taps(
+    block: Any, in_shape: tuple[int, ...]
+) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
     """Per border class: weights (C_out, n_taps), input channel of each tap, class share."""
     name = block.name
     C = in_shape[0]
@@ -665,7 +667,7 @@ def _smooth(block: Any, summary: Summary, mode: str) -> Prediction:
     f = _smooth_fn(block)
     if bool(_affine(summary).all()):
         return _smooth_affine(f, summary, mode)
-    C, K = summary.channels, summary.n_bins
+    _C, K = summary.channels, summary.n_bins
     win = windows(summary.T, K)
     st = summary.stats
     m = st["y"]
@@ -704,7 +706,9 @@ def _smooth(block: Any, summary: Summary, mode: str) -> Prediction:
     return Prediction(mean=mean, second=mean**2 + rel**2 * in_var)
 
 
-def _smooth_affine(f: Callable[[np.ndarray], np.ndarray], summary: Summary, mode: str) -> Prediction:
+def _smooth_affine(
+    f: Callable[[np.ndarray], np.ndarray], summary: Summary, mode: str
+) -> Prediction:
     """Exact per-signal SMP of f(a + b tau) on a Gauss-Hermite grid over (a, b) per channel."""
     T, K = summary.T, summary.n_bins
     st = summary.stats

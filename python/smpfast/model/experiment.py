@@ -60,8 +60,16 @@ class Config:
         return nets.Sequential(self.make(nets), seed=seed, dtype=np.dtype(self.dtype))
 
 
-def _b(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return factory
+def _maxpool_factory(k: int) -> Callable[[Any], Any]:
+    return lambda nt: [nt.MaxPool2d(k)]
+
+
+def _avgpool_factory(k: int) -> Callable[[Any], Any]:
+    return lambda nt: [nt.AvgPool2d(k)]
+
+
+def _conv_factory(c_in: int, c_out: int, k: int) -> Callable[[Any], Any]:
+    return lambda nt: [nt.Conv2d(c_in, c_out, k, padding=k // 2)]
 
 
 def e1_configs(quick: bool) -> list[Config]:
@@ -124,7 +132,7 @@ def e2_configs(quick: bool) -> list[Config]:
         add(f"relu T {T}", lambda nt: [nt.ReLU()], T=T)
     # max pooling
     for k in (2, 3):
-        add(f"max_pool2d k{k}", lambda nt, k=k: [nt.MaxPool2d(k)], (3, 12, 12))
+        add(f"max_pool2d k{k}", _maxpool_factory(k), (3, 12, 12))
     add("max_pool2d k3 s1 p1", lambda nt: [nt.MaxPool2d(3, stride=1, padding=1)])
     add("max_pool2d k2 ceil", lambda nt: [nt.MaxPool2d(2, ceil_mode=True)], (3, 9, 9))
     add("max_pool2d k2 float32", lambda nt: [nt.MaxPool2d(2)], dtype="float32")
@@ -136,7 +144,7 @@ def e2_configs(quick: bool) -> list[Config]:
     add("max_pool1d k4", lambda nt: [nt.MaxPool1d(4)], (3, 32))
     # linear blocks: zero on linear paths, curvature on Gaussian paths
     for k in (1, 3, 5):
-        add(f"conv2d k{k} 3->8 gaussian", lambda nt, k=k: [nt.Conv2d(3, 8, k, padding=k // 2)],
+        add(f"conv2d k{k} 3->8 gaussian", _conv_factory(3, 8, k),
             path="gaussian", path_kwargs={"length_scale": 6.0})
     add("conv2d k3 1->4 gaussian", lambda nt: [nt.Conv2d(1, 4, 3, padding=1)], (1, 8, 8),
         path="gaussian", path_kwargs={"length_scale": 6.0})
@@ -144,7 +152,7 @@ def e2_configs(quick: bool) -> list[Config]:
     add("conv1d k5 gaussian", lambda nt: [nt.Conv1d(3, 4, 5, padding=2)], (3, 32),
         path="gaussian", path_kwargs={"length_scale": 6.0})
     for k in (2, 3):
-        add(f"avg_pool2d k{k} gaussian", lambda nt, k=k: [nt.AvgPool2d(k)], (3, 12, 12),
+        add(f"avg_pool2d k{k} gaussian", _avgpool_factory(k), (3, 12, 12),
             path="gaussian", path_kwargs={"length_scale": 6.0})
     add("avg_pool2d k2 linear", lambda nt: [nt.AvgPool2d(2)])
     add("batch_norm2d gaussian", lambda nt: [nt.BatchNorm2d(3, init="random")],
@@ -521,6 +529,8 @@ def _figures(cells: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> li
         written.append(name)
     for i, c in enumerate(c for c in cells if c["experiment"] == "E3"):
         for key, rep in c["_reports"].items():
+            if not key.endswith("/run"):
+                continue  # one figure per method: run mode (local mode is in report.md)
             name = f"e3_{i}_{key.replace('/', '_')}.png"
             rep.plot(os.path.join(out_dir, name))
             written.append(name)

@@ -26,7 +26,8 @@ Channel pairs at the same position per bin: ``cc_yy``, ``cc_vv``, ``cc_yv`` (K, 
 Per channel, over signals: the mean and second moment of the input's own SMP in both
 modes (``smp_run smp_run2 smp_loc smp_loc2``), ``affine``, the fraction of signals with
 no second difference above the rounding of their own scale, and ``single``, the fraction
-that are affine or have at most one run-mode peak (a ReLU of an affine signal). The size depends on C, K and L only (not on T or n).
+that are affine or have at most one run-mode peak (a ReLU of an affine signal). The size
+depends on C, K and L only (not on T or n).
 
 :class:`MomentAccumulator` merges chunks (sums, so chunk order does not matter).
 """
@@ -251,7 +252,7 @@ class MomentAccumulator:
         ad = np.abs(d)
         peak = np.zeros_like(pos)
         peak[1:-1] = (ad[1:-1] > ad[:-2]) & (ad[1:-1] >= ad[2:]) & (ad[1:-1] > 0)
-        axes = (1,) + tuple(range(3, x.ndim))  # sum over paths and space -> (T-2, C)
+        axes = (1, *range(3, x.ndim))  # sum over paths and space -> (T-2, C)
         M = n * int(np.prod(x.shape[3:], dtype=np.int64))
 
         def flat(a: np.ndarray) -> np.ndarray:
@@ -310,8 +311,10 @@ class MomentAccumulator:
             a_sl, b_sl = _lag_slices(x.shape[3:], off)
             if a_sl is None or b_sl is None:
                 continue
-            ya, yb = y0[(..., *a_sl)], y0[(..., *b_sl)]
-            va, vb = v[(..., *a_sl)], v[(..., *b_sl)]
+            ia: tuple[Any, ...] = (Ellipsis, *a_sl)
+            ib: tuple[Any, ...] = (Ellipsis, *b_sl)
+            ya, yb = y0[ia], y0[ib]
+            va, vb = v[ia], v[ib]
             both = ((ya > 0) & (yb > 0)).astype(np.float64)
             ya_b = ya * both
             va_b = va * both
@@ -336,7 +339,7 @@ class MomentAccumulator:
         # the signals' own SMP
         s_run, n_run = measure.smp_and_count(x, axis=0, mode="run")
         s_loc = measure.smp(x, axis=0, mode="local")
-        sp_red = (0,) + tuple(range(2, x.ndim - 1))
+        sp_red = (0, *tuple(range(2, x.ndim - 1)))
         self._sums["smp_run"] += s_run.sum(axis=sp_red)
         self._sums["smp_run2"] += (s_run * s_run).sum(axis=sp_red)
         self._sums["smp_loc"] += s_loc.sum(axis=sp_red)

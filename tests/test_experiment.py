@@ -1,0 +1,81 @@
+"""smpfast experiment: the E1-E3 driver and its command, on tiny configurations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smpfast import cli
+from smpfast.model import experiment as ex
+
+
+def _tiny() -> list[ex.Config]:
+    return [
+        ex.Config("E1", "relu/float64", lambda nt: [nt.ReLU()], (1, 4, 4), T=48, n_paths=8,
+                  max_paths=8),
+        ex.Config("E1", "conv2d/float64", lambda nt: [nt.Conv2d(1, 2, 3, padding=1)],
+                  (1, 4, 4), T=48, n_paths=8, max_paths=8),
+        ex.Config("E1", "tanh/float64", lambda nt: [nt.Tanh()], (1, 4, 4), T=48, n_paths=8,
+                  max_paths=8),
+        ex.Config("E2", "max_pool2d", lambda nt: [nt.MaxPool2d(2)], (1, 4, 4), T=24,
+                  n_paths=16, max_paths=32, dtype="float32"),
+        ex.Config("E3", "stack", lambda nt: [nt.Conv2d(1, 2, 3, padding=1), nt.ReLU(),
+                                             nt.MaxPool2d(2)], (1, 4, 4), T=24, n_paths=16,
+                  max_paths=16),
+    ]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exp")
+    return out, ex.run_experiments(out, configs=_tiny(), echo=None)
+
+
+def test_run_experiments_writes_report_json_and_pngs(tiny_run):
+    tmp_path, res = tiny_run
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"report.md", "results.json", "e1.png", "e2_scatter.png", "e3_scatter.png",
+            "e3_0_analytic_run.png", "e3_0_empirical_run.png"} <= names
+    assert not [n for n in names if n.startswith(".tmp")]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["acceptance"]["E1"]["max_smp_linear_blocks"] < 1e-12
+    assert data["acceptance"]["E1"]["min_smp_kink_blocks"] > 0
+    assert set(data["acceptance"]["E2"]) == {"analytic", "empirical", "sem_target_met"}
+    cell = data["cells"][4]
+    assert set(cell["reports"]) == {"analytic/run", "analytic/local", "empirical/run",
+                                    "empirical/local"}
+    assert len(cell["reports"]["analytic/run"]) == 3
+    md = (tmp_path / "report.md").read_text()
+    assert "## E3" in md and "| analytic/run | 1 | relu |" in md
+    assert res["acceptance"] == json.loads(json.dumps(res["acceptance"]))
+
+
+def test_summary_table_names_worst_cells(tiny_run):
+    _, res = tiny_run
+    table = ex.summary_table(res)
+    assert "E2 analytic" in table and "E3 empirical" in table and "max_pool2d" in table
+
+
+def test_cli_experiment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ex, "e1_configs", lambda quick: _tiny()[:3])
+    monkeypatch.setattr(ex, "e2_configs", lambda quick: _tiny()[3:4])
+    monkeypatch.setattr(ex, "e3_configs", lambda quick: [])
+    out = tmp_path / "exp"
+    assert cli.main(["experiment", "--quick", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "E1: PASS" in text or "E1: FAIL" in text
+    assert (out / "report.md").exists()
+
+
+def test_quick_configurations_are_small():
+    cfgs = ex.e1_configs(True) + ex.e2_configs(True) + ex.e3_configs(True)
+    assert {c.experiment for c in cfgs} == {"E1", "E2", "E3"}
+    assert all(c.n_paths == c.max_paths for c in cfgs)
+
+
+def test_cli_rejects_negative_seed(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["experiment", "--quick", "--out", str(tmp_path), "--seed", "-1"])
+    assert err.value.code == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
