@@ -8,6 +8,12 @@
 // in double. Written once with GCC/Clang vector extensions, compiled once per ISA target
 // (simd/target.cpp).
 //
+// The same State and rows() serve two callers: the batch kernel (measure, measure_group:
+// a fresh state from the first two rows of each block) and the SMPStream kernel
+// (stream_group: the state loaded from the stream's per-signal arrays, advanced over the
+// frames of one update, stored back; lanes the vector path cannot take go to the scalar
+// StreamCarry of smp/scalar.hpp, which is ScalarState plus the stream's sums).
+//
 // Differences from the scalar path, both within the documented parity:
 // - run mode without a height threshold sums |d| sample by sample (equal to the sum of
 //   |run sums| up to rounding, since a run's samples share one sign);
@@ -137,6 +143,21 @@ inline void run_close(vd* acc, vd* s, vdm* cntw, V dz, Mk same, vd vhd) {
     }
 }
 
+// Run mode keeping the run sums but without a height (the stream's run mode at height 0;
+// the ends of runs are counted by the caller in the narrow counters): the sum t of a run
+// that ends here is s masked by ~same (0 elsewhere, and adding 0 changes nothing), and
+// the new sum dz + (s - t) is exactly s + dz inside a run and dz where one starts.
+template <int R_, class V, class Mk>
+inline void run_sum(vd* acc, vd* s, V dz, Mk same) {
+    if constexpr (R_ > 0) {
+        run_sum<R_ - 1>(acc, s, dz, same);
+        constexpr int r = R_ - 1;
+        const vd t = (vd)((vdm)s[r] & ~widen_mask<r>(same));
+        acc[r] += vabs(t);
+        s[r] = widen<r>(dz) + (s[r] - t);
+    }
+}
+
 template <class E>
 struct Block {
     typedef typename VT<E>::v V;
@@ -199,7 +220,10 @@ struct Block {
 
     // Advance over `nrows` rows starting at `row`, `stride` bytes apart; prefetch the
     // row `ahead` bytes further (0: no prefetch). nrows <= kMaxRowsPerCall.
-    template <Mode M, bool H>
+    // Run mode: H keeps the run sums s (closing runs at `height`); without H the sum of
+    // |d| is taken sample by sample and runs are counted where they start. Z (with H,
+    // height 0): run sums kept, ends counted without a height compare (run_sum).
+    template <Mode M, bool H, bool Z = false>
     static void rows(State& S, const char* row, std::int64_t stride, std::int64_t nrows,
                      double height, double tol, std::int64_t ahead) {
         if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
@@ -258,6 +282,9 @@ struct Block {
                         cnt[u] -= (dz != zero) & ~same;  // a run starts
                         const V m = under ? zero : ad;
                         add_wide<R>(acc[u], m);
+                    } else if (Z) {
+                        cnt[u] -= ~same & (pz[u] != zero);  // a run ends
+                        run_sum<R>(acc[u], s[u], dz, same);
                     } else {
                         run_close<R>(acc[u], s[u], cntw[u], dz, same, vhd);
                     }
@@ -537,7 +564,7 @@ struct Block {
     // the vector pass with two samples. Contiguous pixels are read in place, G > 1 blocks
     // row chunk by row chunk as the batch kernel's measure_group does (each row chunk
     // reads G * W contiguous samples); other layouts (G == 1) are packed into tiles.
-    template <Mode M, bool H>
+    template <Mode M, bool H, bool Z>
     static void stream_group(const StreamPlan& P, std::int64_t j0, int G, State* S,
                              void* scratch) {
         const StreamState& st = P.state;
@@ -565,15 +592,15 @@ struct Block {
             if (G == 1) {
                 for (std::int64_t t = k; t < n; t += kMaxRowsPerCall) {
                     const std::int64_t nr = n - t < kMaxRowsPerCall ? n - t : kMaxRowsPerCall;
-                    rows<M, H>(S[0], row0 + (t - k) * fs, fs, nr, P.height, P.tol,
+                    rows<M, H, Z>(S[0], row0 + (t - k) * fs, fs, nr, P.height, P.tol,
                                kPrefetchRows * fs);
                 }
             } else {
                 for (std::int64_t t = k; t < n; t += kGroupRows) {
                     const std::int64_t nr = n - t < kGroupRows ? n - t : kGroupRows;
                     for (int g = 0; g < G; ++g)
-                        rows<M, H>(S[g], row0 + g * wb + (t - k) * fs, fs, nr, P.height, P.tol,
-                                   kGroupRows * fs);
+                        rows<M, H, Z>(S[g], row0 + g * wb + (t - k) * fs, fs, nr, P.height,
+                                      P.tol, kGroupRows * fs);
                 }
             }
         } else {
@@ -587,8 +614,8 @@ struct Block {
                 for (std::int64_t t = 0; t < nr; ++t, src0 += fs)
                     for (int l = 0; l < W; ++l)
                         std::memcpy(tile + t * W + l, src0 + off[l], sizeof(E));
-                rows<M, H>(S[0], reinterpret_cast<const char*>(tile), row_bytes, nr, P.height,
-                           P.tol, 0);
+                rows<M, H, Z>(S[0], reinterpret_cast<const char*>(tile), row_bytes, nr,
+                              P.height, P.tol, 0);
             }
         }
         for (int g = 0; g < G; ++g) stream_finish<M>(S[g], P, j0 + g * W, k);
@@ -596,36 +623,38 @@ struct Block {
 
     // Groups of kGroup blocks with their states on the stack (the driver checked the
     // room, as for measure_group).
-    template <Mode M, bool H>
+    template <Mode M, bool H, bool Z>
     __attribute__((noinline)) static std::int64_t stream_grouped(const StreamPlan& P,
                                                                  std::int64_t b,
                                                                  std::int64_t b_end) {
         State S[kGroup];
-        for (; b + kGroup <= b_end; b += kGroup) stream_group<M, H>(P, b * W, kGroup, S, nullptr);
+        for (; b + kGroup <= b_end; b += kGroup)
+            stream_group<M, H, Z>(P, b * W, kGroup, S, nullptr);
         return b;
     }
 
-    template <Mode M, bool H>
+    template <Mode M, bool H, bool Z>
     static void stream_range(const StreamPlan& P, std::int64_t b0, std::int64_t b1,
                              void* scratch) {
         const std::int64_t full = P.npix / W;  // blocks of W signals; then a tail
         std::int64_t b = b0;
         const std::int64_t b_full = b1 < full ? b1 : full;
-        if (P.lanes_contiguous && P.states_on_stack) b = stream_grouped<M, H>(P, b, b_full);
+        if (P.lanes_contiguous && P.states_on_stack) b = stream_grouped<M, H, Z>(P, b, b_full);
         State S;
-        for (; b < b_full; ++b) stream_group<M, H>(P, b * W, 1, &S, scratch);
+        for (; b < b_full; ++b) stream_group<M, H, Z>(P, b * W, 1, &S, scratch);
         for (; b < b1; ++b)  // the tail, narrower than a vector: scalar
             for (std::int64_t j = b * W; j < P.npix; ++j) stream_scalar<M>(P, j, 0, P.frames);
     }
 
     static void stream_blocks(const StreamPlan& P, std::int64_t b0, std::int64_t b1,
                               void* scratch) {
-        if (P.mode == Mode::run)
-            stream_range<Mode::run, true>(P, b0, b1, scratch);
-        else if (P.height > 0.0)
-            stream_range<Mode::local, true>(P, b0, b1, scratch);
+        const bool h = P.height > 0.0;
+        if (P.mode == Mode::run)  // the run sums are state: always kept (H)
+            h ? stream_range<Mode::run, true, false>(P, b0, b1, scratch)
+              : stream_range<Mode::run, true, true>(P, b0, b1, scratch);
         else
-            stream_range<Mode::local, false>(P, b0, b1, scratch);
+            h ? stream_range<Mode::local, true, false>(P, b0, b1, scratch)
+              : stream_range<Mode::local, false, false>(P, b0, b1, scratch);
     }
 
     static void dispatch(const Plan& P, std::int64_t b0, std::int64_t b1, void* scratch) {
