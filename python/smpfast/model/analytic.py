@@ -83,7 +83,9 @@ def input_summary(
     shape = tuple(int(s) for s in shape)
     if len(shape) == 0:
         raise ValueError("shape must have at least one axis (channels or features)")
-    C, K = shape[0], n_bins
+    if T < 5:
+        raise ValueError(f"T must be at least 5; got {T}")
+    C, K = shape[0], min(n_bins, T - 2)
     t = np.arange(1, T - 1)
     bins = sample_bins(T, K)
     cnt = np.maximum(np.bincount(bins, minlength=K), 1)

@@ -340,41 +340,79 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     return Prediction(mean=mean, second=second)
 
 
+def _orthant(zs: list[np.ndarray], rc: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+    """P(Z_i < z_i for all i) for standard Gaussians with pairwise correlations ``rc``.
+
+    Exact for one or two variables; for more, Kirkwood's superposition of the pairwise
+    probabilities, prod_{i<j} P_ij / prod_i P_i^(n-2) (exact for independent variables,
+    and it keeps every pairwise correlation, unlike the product of the marginals).
+    """
+    n = len(zs)
+    if n == 0:
+        return np.ones(())
+    singles = [np.clip(g.cdf(z), 1e-300, 1.0) for z in zs]
+    if n == 1:
+        return np.asarray(singles[0])
+    out = np.ones(np.broadcast(*zs).shape)
+    for i in range(n):
+        for j in range(i + 1, n):
+            r = np.broadcast_to(rc[(i, j)], out.shape)
+            out = out * g.bvn_cdf(zs[i], zs[j], r)
+    if n > 2:
+        for p in singles:
+            out = out / p ** (n - 2)
+    return np.asarray(np.clip(out, 0.0, 1.0))
+
+
 def _others_below(
     u: np.ndarray, mm: np.ndarray, ss: np.ndarray, rab: np.ndarray,
     ra: list[np.ndarray], rb: list[np.ndarray], rll: list[list[np.ndarray]],
 ) -> np.ndarray:
     """P(y_l < u for all others l | y_a = y_b = u) for equal-marginal Gaussians.
 
-    Exact for one or two others (bivariate normal CDF with the conditional correlation);
-    for more, the first two exactly and the rest as conditionally independent factors.
+    The conditional means, variances and correlations given (y_a, y_b) are exact; the
+    joint probability is :func:`_orthant` (exact for up to two others).
     """
     n = len(ra)
-    prob = np.ones_like(u)
     if n == 0:
-        return prob
+        return np.ones_like(u)
     r3 = rab[..., None]
-    mus, sds = [], []
+    zs, var = [], []
     for il in range(n):
         ral, rbl = ra[il][..., None], rb[il][..., None]
-        mus.append(mm + (ral + rbl) / (1 + r3) * (u - mm))
-        v_l = 1 - (ral**2 + rbl**2 - 2 * r3 * ral * rbl) / (1 - r3**2)
-        sds.append(ss * np.sqrt(np.maximum(v_l, 1e-12)))
-    zs = [(u - mu) / sd for mu, sd in zip(mus, sds, strict=True)]
-    if n >= 2:
-        ral, rbl, ram, rbm = (x[..., None] for x in (ra[0], rb[0], ra[1], rb[1]))
-        c = rll[0][1][..., None] - (ral * ram + rbl * rbm - r3 * (ral * rbm + rbl * ram)) / (
-            1 - r3**2)
-        v0 = (sds[0] / ss) ** 2
-        v1 = (sds[1] / ss) ** 2
-        rc = c / np.sqrt(np.maximum(v0 * v1, 1e-24))
-        prob = g.bvn_cdf(zs[0], zs[1], np.broadcast_to(rc, zs[0].shape))
-        rest = zs[2:]
-    else:
-        rest = zs
-    for z in rest:
-        prob = prob * g.cdf(z)
-    return np.asarray(prob)
+        mu = mm + (ral + rbl) / (1 + r3) * (u - mm)
+        v_l = np.maximum(1 - (ral**2 + rbl**2 - 2 * r3 * ral * rbl) / (1 - r3**2), 1e-12)
+        var.append(v_l)
+        zs.append((u - mu) / (ss * np.sqrt(v_l)))
+    rc: dict[tuple[int, int], np.ndarray] = {}
+    for i in range(n):
+        for j in range(i + 1, n):
+            ral, rbl, ram, rbm = (x[..., None] for x in (ra[i], rb[i], ra[j], rb[j]))
+            c = rll[i][j][..., None] - (ral * ram + rbl * rbm - r3 * (ral * rbm + rbl * ram)) / (
+                1 - r3**2)
+            rc[(i, j)] = c / np.sqrt(var[i] * var[j])
+    return np.asarray(np.broadcast_to(_orthant(zs, rc), u.shape))
+
+
+def _others_below_one(
+    level: np.ndarray, mm: np.ndarray, ss: np.ndarray, ra: list[np.ndarray],
+    rll: list[list[np.ndarray]],
+) -> np.ndarray:
+    """P(y_l < level for all others l | y_a = level) for equal-marginal Gaussians."""
+    n = len(ra)
+    if n == 0:
+        return np.ones_like(level)
+    zs, var = [], []
+    for il in range(n):
+        r = ra[il]
+        v_l = np.maximum(1 - r**2, 1e-12)
+        var.append(v_l)
+        zs.append((level - (mm + r * (level - mm))) / (ss * np.sqrt(v_l)))
+    rc = {
+        (i, j): (rll[i][j] - ra[i] * ra[j]) / np.sqrt(var[i] * var[j])
+        for i in range(n) for j in range(i + 1, n)
+    }
+    return np.asarray(np.broadcast_to(_orthant(zs, rc), np.broadcast(level, mm).shape))
 
 
 def _pool_terms(
@@ -432,15 +470,12 @@ def _pool_terms(
     for ia in range(k):
         a = elems[ia]
         dens = g.pdf((u - mm) / ss) / ss
-        prob = np.ones_like(u)
-        prob0 = np.ones(shape)
-        for il in range(k):
-            if il == ia:
-                continue
-            ral = rho(a, elems[il])[0]
-            sd_l = s * np.sqrt(np.maximum(1 - ral**2, 1e-12))
-            prob = prob * g.cdf((u - (mm + ral[..., None] * (u - mm))) / sd_l[..., None])
-            prob0 = prob0 * g.cdf((0.0 - (m + ral * (0.0 - m))) / sd_l)
+        others = [il for il in range(k) if il != ia]
+        ra = [rho(a, elems[il])[0] for il in others]
+        rll = [[rho(elems[il], elems[jl])[0] for jl in others] for il in others]
+        prob = _others_below_one(u, mm, ss, [x[..., None] for x in ra],
+                                 [[x[..., None] for x in row] for row in rll])
+        prob0 = _others_below_one(np.zeros(shape), m, s, ra, rll)
         surv += (dens * prob * du).sum(axis=-1)
         # the maximum crossing 0 (rectified input): a ReLU kink of the max
         sw1 += np.where(rect, r2 * prob0, 0.0)
@@ -584,10 +619,16 @@ def linear_sample_stats(
         rho1 = (w2 * st["dd1"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
         rho2 = (w2 * st["dd2"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
         dense = g.gauss_peak_factor(rho1, rho2) * _interior(summary.T, K)
-        # collisions come from sparse taps; a dense (smooth) tap keeps its own ratio
+        # a kink of tap j keeps its isolated peak unless another tap puts a comparable
+        # kink (size ratio min(1, |w_i| m_i / |w_j| m_j)) within the +-1 interval
+        # neighbourhood (Poisson, 1.5 active samples per kink there); collisions come from
+        # sparse taps only: a dense (smooth) tap keeps its own peak ratio
+        size = aw * np.where(q > 0, d_abs / np.maximum(q, 1e-300), 0.0)  # |w| E|d| | active
         sparse = np.where(aw > 0, q * (1.0 - q) ** 2, 0.0)
-        busy = sparse.sum(-1) - sparse.max(axis=-1)
-        p_iso = np.exp(-1.5 * busy)
+        rel = np.minimum(1.0, size[..., None, :] / np.maximum(size[..., :, None], 1e-300))
+        busy_j = (sparse[..., None, :] * rel).sum(-1) - sparse  # (C_out, K, n_taps)
+        share_j = size * q
+        p_iso = (share_j * np.exp(-1.5 * busy_j)).sum(-1) / np.maximum(share_j.sum(-1), 1e-300)
         loc = p_iso * iso + (1 - p_iso) * dense
         # how dense (smooth) the taps are: |w|-weighted mean activity
         dense_frac = ((aw * q).sum(-1) / np.maximum(aw.sum(-1), 1e-300)).mean(axis=1)

@@ -166,7 +166,7 @@ class MomentAccumulator:
     Parameters
     ----------
     n_bins : int
-        Time bins K.
+        Time bins K (at most T - 2 are used: one sample per bin at least).
     max_lag : int
         Largest spatial neighbour offset L.
 
@@ -222,6 +222,8 @@ class MomentAccumulator:
 
     def _start(self, T: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         self._T, self._shape, self._dtype = T, tuple(shape), np.dtype(dtype)
+        # at most one bin per sample (T - 2 samples have a second difference): no empty bin
+        self.n_bins = min(self.n_bins, T - 2)
         C, K = shape[0], self.n_bins
         self._lags = lag_offsets(len(shape) - 1, self.max_lag)
         nl = len(self._lags)
@@ -337,7 +339,9 @@ class MomentAccumulator:
             np.add.at(s, bins, per_t)
             self._sums[name] += s
         # the signals' own SMP
-        s_run, n_run = measure.smp_and_count(x, axis=0, mode="run")
+        s_run = measure.smp(x, axis=0, mode="run")
+        # peaks above rounding noise (a looser noise floor than the default 8 eps)
+        n_run = measure.peak_count(x, axis=0, mode="run", tol=1e5 * float(np.finfo(x.dtype).eps))
         s_loc = measure.smp(x, axis=0, mode="local")
         sp_red = (0, *tuple(range(2, x.ndim - 1)))
         self._sums["smp_run"] += s_run.sum(axis=sp_red)
@@ -356,7 +360,7 @@ class MomentAccumulator:
             return
         if self._T < 0:
             self._start(other._T, other._shape, other._dtype)
-        if (other._T, other._shape, other.n_bins, other.max_lag) != (
+        if (other._T, other._shape, min(other.n_bins, other._T - 2), other.max_lag) != (
             self._T, self._shape, self.n_bins, self.max_lag
         ):
             raise ValueError("other: accumulators differ in T, shape, n_bins or max_lag")
