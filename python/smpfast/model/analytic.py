@@ -175,10 +175,10 @@ def input_summary(
     st["l_yy_p"] = np.repeat(st["y_p"][:, :, None] ** 2, nl, axis=2)
     st["l_vv_p"] = np.repeat(st["v_p"][:, :, None] ** 2, nl, axis=2)
     eye = np.eye(C)[None]
-    y_k, y2_k, v2_k, yv_k = st["y"][0], st["y2"][0], st["v2"][0], st["yv"][0]
+    y2_k, v2_k, yv_k = st["y2"][0], st["v2"][0], st["yv"][0]
     st["cc_yy"] = mean**2 * (1 - eye) + y2_k[:, None, None] * eye
     st["cc_vv"] = v2_k[:, None, None] * eye
-    st["cc_yv"] = yv_k[:, None, None] * eye + 0 * y_k[:, None, None]
+    st["cc_yv"] = yv_k[:, None, None] * eye  # E[y v] = 0 across elements (E v = 0)
     # the input's own SMP
     win = windows(T, K)
     d_abs_k = st["d_abs"][0]
@@ -245,21 +245,13 @@ def _abs_split(
     s = np.maximum(s, 1e-300)
     beta = cov / s**2
     sdc = np.sqrt(np.maximum(sd**2 - beta**2 * s**2, 0.0))
+    a = np.clip(-m / s, -9.0, 9.0)  # y > 0  <=>  z = (y - m) / s > a
     out = []
-    for lo_z, hi_z in ((0.0, 9.0), (-9.0, 0.0)):
-        # integrate over z = (y - m)/s restricted to y > 0 (or < 0)
-        a = -m / s
-        lo = np.maximum(a, lo_z) if lo_z == 0.0 else np.full(np.shape(a), -9.0)
-        hi = np.full(np.shape(a), 9.0) if lo_z == 0.0 else np.minimum(a, 9.0)
-        if lo_z == 0.0:
-            lo = np.minimum(np.maximum(a, -9.0), 9.0)
-        hi = np.maximum(hi, lo)
+    for lo, hi in ((a, np.full(np.shape(a), 9.0)), (np.full(np.shape(a), -9.0), a)):
         z = lo[..., None] + (hi - lo)[..., None] * (x + 1) / 2
         mu = md[..., None] + (beta * s)[..., None] * z
         e = g.abs_moments(mu, np.broadcast_to(sdc[..., None], mu.shape))[0]
-        val = (g.pdf(z) * e * w).sum(-1) * (hi - lo) / 2
-        out.append(val)
-        del hi_z
+        out.append((g.pdf(z) * e * w).sum(-1) * (hi - lo) / 2)
     return out[0], out[1]
 
 
@@ -552,8 +544,8 @@ def _propagate_linear(
             for j, p2 in enumerate(pos):
                 off = tuple(oo * ss + b - a for oo, ss, a, b in zip(out_off, stride, p1, p2,
                                                                      strict=True))
-                cv = cm.cov(kind, off) if off or True else None
-                if cv is None or not np.any(cv):
+                cv = cm.cov(kind, off)
+                if not np.any(cv):
                     continue
                 if diag_only:
                     acc[:, np.arange(c_out), np.arange(c_out)] += np.einsum(
@@ -828,7 +820,7 @@ def _propagate_maxpool(
         st[kk] = ks[kk] + st_in[kk] * frac
     st["d_act"] = np.minimum(ks["d_act"] + st_in["d_act"] * frac, 1.0)
     st["c_yd"] = st_in["c_yd"] * frac
-    st["d_abs_p"] = base_abs * surv_w + np.where(rect, 0.0, 0.0)
+    st["d_abs_p"] = base_abs * surv_w
     st["pk_p"] = base_pk * surv_w
     if not rect.any():
         st["c_yd"] = st["y"] * st["d"]
@@ -930,13 +922,11 @@ def _propagate_smooth(
     p_run = predict(block, s, "run", in_shape)
     p_loc = predict(block, s, "local", in_shape)
     run_in = np.maximum(st_in["d_abs"], 0.0)
-    per = np.maximum(win.samples, 1.0)
     tot_run = max(float(np.sum(win.samples)), 1.0)
     shape_run = np.where(run_in.sum(1, keepdims=True) > 0, run_in / np.maximum(
         (run_in * win.samples).sum(1, keepdims=True), 1e-300), 1.0 / tot_run)
     st["d_abs"] = p_run.mean[:, None] * shape_run
     st["pk"] = p_loc.mean[:, None] * shape_run
-    del per
     st["d"] = gain * st_in["d"]
     st["d2"] = np.maximum(gain2 * st_in["d2"], st["d_abs"] ** 2 * np.pi / 2)
     st["dd1"] = gain2 * st_in["dd1"]
@@ -1007,7 +997,6 @@ def _propagate_flatten(
                 off = tuple(int(b - a) for a, b in zip(coords[i], coords[j], strict=True))
                 full[:, i, j] = cm.cov(kind, off)[:, ch[i], ch[j]] + mean_a[ch[i]] * mean_b[ch[j]]
         st[name] = full
-    st["l_yy"] = np.zeros((F, K, 0))
     for k in LAG_STATS:
         st[k] = np.zeros((F, K, 0))
     st["single"] = s.stats["single"][ch]

@@ -297,6 +297,15 @@ def _window_classes(
     return out
 
 
+def _curvature_given_value(summary: Summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regression of the second difference on the value: mean, slope, residual std."""
+    st = summary.stats
+    var_y = np.maximum(st["y2"] - st["y"] ** 2, 1e-300)
+    gam = (st["c_yd"] - st["y"] * st["d"]) / var_y
+    res = np.maximum(st["d2"] - st["d"] ** 2 - gam**2 * var_y, 0.0)
+    return st["d"].copy(), gam, np.sqrt(res)
+
+
 def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
     C, K = summary.channels, summary.n_bins
     sizes = tuple(in_shape[1:])
@@ -314,6 +323,7 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     mean = np.zeros(C)
     second = np.zeros(C)
     single = bool(_single(summary).all())
+    curv = _curvature_given_value(summary) if mode == "run" and not single else None
     for masks, count in classes.items():
         grids = [
             [j * dl for j, ok in enumerate(mask) if ok]
@@ -321,7 +331,7 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
         ]
         elems = [tuple(e) for e in np.array(np.meshgrid(*grids, indexing="ij")).reshape(
             len(grids), -1).T.tolist()]
-        sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect)
+        sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect, curv)
         w1, w2 = win.pick(mode), win.pick(mode, True)
         kink_mean = (sw1 * w1).sum(axis=1)
         kink_sq = (sw2 * w2).sum(axis=1)
@@ -415,17 +425,50 @@ def _others_below_one(
     return np.asarray(np.broadcast_to(_orthant(zs, rc), np.broadcast(level, mm).shape))
 
 
+def _overlap(
+    u: np.ndarray, mm: np.ndarray, varz: np.ndarray,
+    curv: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """E[|z'| (|a D + c1| + |(1-a) D + c2| - D - |c1| - |c2|)] at a switch at level u.
+
+    D = |z'| with z' ~ N(0, varz) (the Rice weight |z'| included), a ~ U(0, 1), and the
+    curvatures c1, c2 of the maximum on the kink's two samples ~ N(md + gam (u - m), sdc^2).
+    """
+    md, gam, sdc = (c[..., None] for c in curv)
+    mu_c = md + gam * (u - mm)  # (C, K, n_u)
+    e_c = g.abs_moments(mu_c, np.broadcast_to(sdc, mu_c.shape))[0]
+    xt, wt = g.legendre(16)
+    t = 3.0 * (xt + 1.0)  # D / sd_z on [0, 6]
+    wt = 3.0 * wt * 2.0 * g.pdf(t)
+    xa, wa = g.legendre(6)
+    a = (xa + 1.0) / 2.0
+    wa = wa / 2.0
+    sdz = np.sqrt(varz)[..., None, None]  # (C, K, 1, 1, 1)
+    D = sdz * t[:, None]  # (C, K, 1, n_D, 1) broadcast below
+    mu = mu_c[..., None, None] + a * D  # (C, K, n_u, n_D, n_a)
+    e_ad = g.abs_moments(mu, np.broadcast_to(sdc[..., None, None], mu.shape))[0]
+    term = 2.0 * (e_ad * wa).sum(-1) - D[..., 0] - 2.0 * e_c[..., None]
+    return np.asarray((D[..., 0] * term * wt).sum(-1))
+
+
 def _pool_terms(
     elems: list[tuple[int, ...]],
     lat: dict[str, np.ndarray],
     corr: _Corr,
     rect: np.ndarray,
+    curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Switch (and zero-crossing) rates per unit time and the survivor weight, per (C, K).
 
     Returns (first, second) moments of the slope change per unit time and the weight of
     the input's own kinks that survive (sum of P(i is the max), divided by P(y > 0) for a
     rectified input, where only the positive part's kinks are latent kinks).
+
+    ``curv`` = (mean, slope on the value, residual std) of the curvature d given the value:
+    then the first moment also carries the (negative) overlap of a switch's kink with the
+    curvature of the maximum on the same two samples, run mode's |a D + c| instead of
+    a D + |c| (the maximum is high, so its curvature is mostly negative and the convex
+    kink partly cancels it). Without ``curv`` (affine inputs) there is no overlap.
     """
     m, s, mp, sp, r = lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"]
     s = np.maximum(s, 1e-300)
@@ -465,6 +508,8 @@ def _pool_terms(
                                   for il in others])
             sw1 += (dens * m2z * prob * du).sum(axis=-1)
             sw2 += (dens * m3z * prob * du).sum(axis=-1)
+            if curv is not None:
+                sw1 += (dens * _overlap(u, mm, varz, curv) * prob * du).sum(axis=-1)
     surv = np.zeros(shape)
     _, r2, r3 = g.rice_terms(0.0, m, s, mp, sp, r)
     for ia in range(k):

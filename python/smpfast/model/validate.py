@@ -151,7 +151,6 @@ def measure_net(
     rng = np.random.default_rng(seed)
     keep_rng = np.random.default_rng([seed, 1])
     stats = {m: [BlockMeasure() for _ in names] for m in MODES}
-    in_shapes = [shape, *out_shapes[:-1]]
     accs = [MomentAccumulator(n_bins=n_bins, max_lag=max_lag) for _ in names]
     abs_out = [0.0 for _ in names]
     n_chunks = math.ceil(n_paths / chunk_paths)
@@ -177,7 +176,6 @@ def measure_net(
     eps = float(np.finfo(dtype).eps)
     floors = [1e3 * eps * T * a / n_paths for a in abs_out]
     sums = [a.summary() for a in accs] if summaries else []
-    del in_shapes
     return Measurement(
         names=names, shapes=out_shapes, input_shape=shape, T=T, n_paths=n_paths, stats=stats,
         summaries=sums, floors=floors, dtype=dtype,
@@ -300,13 +298,9 @@ def predictions(
             n_bins=meas.summaries[0].n_bins if meas.summaries else DEFAULT_BINS,
         )
     return [
-        predict(b, s, mode, _block_shape(sh))
+        predict(b, s, mode, sh)
         for b, s, sh in zip(net.blocks, sums, in_shapes, strict=True)
     ]
-
-
-def _block_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return shape
 
 
 def report(
