@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from .backend import _threads
 
@@ -37,20 +37,22 @@ CHUNK = 512
 # which LLVM can vectorise over the chunk and which costs no mispredictions on random
 # peaks), anything else through the per-sample branches of the reference's rules.
 # Adding 0.0 to a non-negative sum leaves it bit-identical, so
-# "acc += x if peak else 0.0" is the reference's conditional add.
+# "acc += x if peak else 0.0" is the reference's conditional add. Indices inside a chunk
+# are unsigned (j = uint64(j0 + i)): with signed ones Numba checks every access for a
+# negative (wrap-around) index, which keeps LLVM from vectorising (measured 7x slower).
 @njit(inline="always", **_OPTS)
 def _row_has_nonfinite(frames, f, j0, j1):
     bad = 0
-    for j in range(j0, j1):
-        bad |= not np.isfinite(frames[f, j])
+    for i in range(j1 - j0):
+        bad |= not np.isfinite(frames[f, uint64(j0 + i)])
     return bad != 0
 
 
 @njit(inline="always", **_OPTS)
 def _any_poisoned(poisoned, j0, j1):
     bad = 0
-    for j in range(j0, j1):
-        bad |= poisoned[j]
+    for i in range(j1 - j0):
+        bad |= poisoned[uint64(j0 + i)]
     return bad != 0
 
 
@@ -89,7 +91,8 @@ def _stream_local(frames, y1, y2, seen, p, rising, acc, total, count, poisoned, 
         dirty = _any_poisoned(poisoned, j0, j1)
         for f in range(n):
             if not dirty and not _row_has_nonfinite(frames, f, j0, j1):
-                for j in range(j0, j1):
+                for i in range(j1 - j0):
+                    j = uint64(j0 + i)
                     _local_sample(j, frames[f, j], y1, y2, seen, p, rising, acc, count,
                                   height, tol_e, two, zero)
                 continue
@@ -142,7 +145,8 @@ def _stream_run(frames, y1, y2, seen, s, acc, total, count, poisoned, height, to
         dirty = _any_poisoned(poisoned, j0, j1)
         for f in range(n):
             if not dirty and not _row_has_nonfinite(frames, f, j0, j1):
-                for j in range(j0, j1):
+                for i in range(j1 - j0):
+                    j = uint64(j0 + i)
                     _run_sample(j, frames[f, j], y1, y2, seen, s, acc, count, height, tol_e,
                                 two, zero)
                 continue
