@@ -314,8 +314,10 @@ def acceptance(cells: list[dict[str, Any]]) -> dict[str, Any]:
         zero_max = 0.0
         kink_min = math.inf
         ratio_min = math.inf
+        ratios: dict[str, dict[str, float]] = {}
         ok = True
         for dt in sorted({c["dtype"] for c in e1}):
+            ratios[dt] = {}
             by = {c["blocks"][0]: c for c in e1 if c["dtype"] == dt}
             relu_loc = _rows(by["relu"], "empirical/local")[0]["measured_mean"] if "relu" in by \
                 else math.nan
@@ -331,10 +333,12 @@ def acceptance(cells: list[dict[str, Any]]) -> dict[str, Any]:
                 if name in smooth_blocks:
                     loc = _rows(c, "empirical/local")[0]["measured_mean"]
                     ratio = relu_loc / loc if loc > 0 else math.inf
+                    ratios[dt][name] = ratio
                     ratio_min = min(ratio_min, ratio)
                     ok &= ratio >= 100
         out["E1"] = {"pass": ok, "max_smp_linear_blocks": zero_max,
-                     "min_smp_kink_blocks": kink_min, "min_relu_over_smooth_local": ratio_min}
+                     "min_smp_kink_blocks": kink_min, "min_relu_over_smooth_local": ratio_min,
+                     "relu_over_smooth_local": ratios}
     for exp, tol_mean in (("E2", {"analytic": E2_MEAN_TOL, "empirical": E2_MEAN_TOL}),
                           ("E3", E3_TOL)):
         sel = [c for c in cells if c["experiment"] == exp]
