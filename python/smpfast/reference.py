@@ -9,7 +9,11 @@ Two layers live here:
   backend signature (already-validated arrays, path axis last), named like their twins
   in ``smpfast._numba`` and the C++ core;
 * ``smp``, ``peak_count``, ``smp_and_count``, ``find_peaks`` and ``second_diff`` with the
-  same names and signatures as the public API, always computed here.
+  same names and signatures as the public API, always computed here;
+* streaming: ``stream_state`` (the per-signal state layout every backend shares),
+  ``stream_update`` (the kernel, named like its Numba and C++ twins), ``stream_result``,
+  and ``SMPStream``, the public class always computed here (the oracle of the stream
+  parity tests).
 
 Definitions (``y`` is one signal of length ``T``; float32 signals are computed in
 float32 and float64 signals in float64, so that no backend has to widen the data; sums of
