@@ -375,5 +375,5 @@ def test_layer_profile_torch_matches_nets() -> None:
     prof_t = forensics.layer_profile(net.to_torch(), IMAGES, n_paths=4, T=32, progress=False)
     assert len(prof_t.names) == len(prof_n.names)
     np.testing.assert_allclose(prof_t.smp_run, prof_n.smp_run, rtol=1e-6, atol=1e-12)
-    with pytest.raises(TypeError, match="torch.nn.Module or an smpfast.nets.Sequential"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module or an smpfast\.nets\.Sequential"):
         forensics.layer_profile(np.abs, IMAGES, progress=False)

@@ -24,7 +24,7 @@ from .stream import SMPStream
 warn_if_extension_missing()
 
 #: Submodules imported on first attribute access (``smpfast.nets``), to keep import cheap.
-_LAZY_SUBMODULES = ("nets", "paths", "simulate", "io", "dask", "model")
+_LAZY_SUBMODULES = ("nets", "paths", "simulate", "io", "dask", "forensics", "model")
 
 
 def __getattr__(name: str) -> object:

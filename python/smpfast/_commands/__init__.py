@@ -9,4 +9,4 @@ Every module here defines ``NAME`` (the subcommand), ``HELP`` (one line),
 from __future__ import annotations
 
 #: Subcommand modules, in the order ``smpfast --help`` lists them.
-COMMANDS: tuple[str, ...] = ("config", "demo", "stack", "images", "experiment")
+COMMANDS: tuple[str, ...] = ("config", "demo", "stack", "images", "experiment", "forensics")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,17 @@ def _torch_module(fn: Any) -> Any | None:
     if isinstance(fn, torch.nn.Module):
         return torch
     return None
+
+
+def convert_module(module: Any, tdtype: Any) -> Any:
+    """A copy of a torch module in eval mode and ``tdtype`` (the caller's is left alone).
+
+    TorchScript modules warn about ``.grad`` of non-leaf tensors while converting; the
+    conversion is correct, so that warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The .grad attribute", category=UserWarning)
+        return copy.deepcopy(module).eval().to(dtype=tdtype)
 
 
 def _to_numpy(out: Any, what: str) -> np.ndarray:
@@ -75,10 +87,8 @@ class BatchFunction:
         torch = _torch_module(fn)
         self._torch = torch
         if torch is not None:
-            module = copy.deepcopy(fn)
-            module.eval()
             tdtype = torch.float64 if self.dtype == np.float64 else torch.float32
-            module = module.to(dtype=tdtype)
+            module = convert_module(fn, tdtype)
             self._tdtype = tdtype
             self._fn: Callable[..., Any] = module
         else:

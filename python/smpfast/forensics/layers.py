@@ -8,7 +8,6 @@ seed; row 0 of the profile is the input path itself.
 
 from __future__ import annotations
 
-import copy
 import operator
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import numpy as np
 from .. import _validate
 from .._progress import Progress
 from . import _analysis
+from ._fn import convert_module
 from ._paths import PATH_KINDS, build_paths
 from .fingerprint import _inputs
 
@@ -89,9 +89,7 @@ _Runner = Callable[[np.ndarray], list[tuple[str, np.ndarray]]]
 
 def _torch_runner(model: Any, dtype: np.dtype[Any]) -> _Runner:
     torch = sys.modules["torch"]
-    module = copy.deepcopy(model).eval().to(
-        dtype=torch.float64 if dtype == np.float64 else torch.float32
-    )
+    module = convert_module(model, torch.float64 if dtype == np.float64 else torch.float32)
     leaves = [(n, m) for n, m in module.named_modules() if not list(m.children())]
     if not leaves:
         leaves = [("model", module)]
@@ -181,6 +179,9 @@ def layer_profile(
     if np_dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {np_dtype}")
     torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.jit.ScriptModule):
+        raise TypeError("model is a TorchScript module, which has no forward hooks; profile "
+                        "the original torch.nn.Module instead")
     if torch is not None and isinstance(model, torch.nn.Module):
         run = _torch_runner(model, np_dtype)
     elif hasattr(model, "forward_all") and hasattr(model, "blocks"):
