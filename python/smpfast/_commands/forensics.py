@@ -63,7 +63,8 @@ def _load_model(spec: str) -> tuple[Any, Any, Any]:
 
         with warnings.catch_warnings():  # TorchScript is deprecated in torch 2.13, not gone
             warnings.simplefilter("ignore", DeprecationWarning)
-            module = torch.jit.load(spec, map_location="cpu").eval()
+            jit: Any = torch.jit
+            module = jit.load(spec, map_location="cpu").eval()
         return module, None, np.dtype(np.float64)
     if ":" in spec:
         mod_name, attr = spec.split(":", 1)
@@ -78,6 +79,8 @@ def _load_model(spec: str) -> tuple[Any, Any, Any]:
 
 
 def _run_demo(args: argparse.Namespace, outdir: str) -> int:
+    import numpy as np
+
     from ..forensics import plots, study
 
     res = study.run_study(seeds=tuple(range(args.seeds)), n_paths=args.paths,
@@ -86,8 +89,8 @@ def _run_demo(args: argparse.Namespace, outdir: str) -> int:
     by_model = {f"{r['activation']} (seed {r['seed']})": fp
                 for r, fp in zip(res.rows, res.fingerprints, strict=True) if r["seed"] == 0}
     plots.plot_resolution(by_model, os.path.join(outdir, "resolution.png"))
-    fpr, tpr = study.roc_curve([r["score"] for r in res.rows],
-                               [r["piecewise_linear"] for r in res.rows])
+    fpr, tpr = study.roc_curve(np.array([r["score"] for r in res.rows]),
+                               np.array([r["piecewise_linear"] for r in res.rows]))
     pfpr, ptpr = study.roc_curve(res.path_scores, res.path_labels)
     plots.plot_roc({"models": (fpr, tpr, res.auc_models),
                     "single paths": (pfpr, ptpr, res.auc_paths)},

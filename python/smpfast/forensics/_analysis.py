@@ -46,7 +46,8 @@ def lift(y: np.ndarray) -> np.ndarray:
     array([[3., 4., 6.]])
     """
     top = np.max(np.abs(y), axis=-1, keepdims=True) if y.shape[-1] else np.zeros(y.shape)
-    return np.asarray(y + y.dtype.type(2) * top, dtype=y.dtype)
+    out: np.ndarray = np.asarray(y + y.dtype.type(2) * top, dtype=y.dtype)
+    return out
 
 
 def smp_pair(
@@ -65,7 +66,7 @@ def _noise_floored_diff(y: np.ndarray, tol: float | None) -> np.ndarray:
     two = dt.type(2)
     d = (y[:, 2:] - two * y[:, 1:-1]) + y[:, :-2]
     floor = t * (np.abs(y[:, :-2]) + two * np.abs(y[:, 1:-1]) + np.abs(y[:, 2:]))
-    out = d.astype(np.float64)
+    out: np.ndarray = np.asarray(d, dtype=np.float64).copy()
     out[np.abs(d) < floor] = 0.0
     return out
 

@@ -63,10 +63,10 @@ class PathSet:
         bshape = (len(s),) + (1,) * len(self.shape)
         if q.kind == "linear":
             assert q.other is not None
-            return q.center[None] + s.reshape(bshape) * q.other[None]
+            return np.asarray(q.center[None] + s.reshape(bshape) * q.other[None])
         if q.kind == "gaussian":
             assert q.other is not None
-            return q.center[None] + (2.0 * s.reshape(bshape) - 1.0) * q.other[None]
+            return np.asarray(q.center[None] + (2.0 * s.reshape(bshape) - 1.0) * q.other[None])
         if q.kind == "brightness":
             return q.center[None] + (2.0 * s.reshape(bshape) - 1.0) * q.offset
         assert q.other is not None

@@ -73,12 +73,12 @@ def digits_rotation(
 def _model(activation: str) -> Any:
     from torch import nn
 
-    acts = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh,
-            "gelu": nn.GELU, "softplus": nn.Softplus}
+    acts: dict[str, Any] = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1),
+                            "tanh": nn.Tanh, "gelu": nn.GELU, "softplus": nn.Softplus}
     if activation not in acts:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
     act = acts[activation]
-    pool = nn.MaxPool2d if activation in PIECEWISE_LINEAR else nn.AvgPool2d
+    pool: Any = nn.MaxPool2d if activation in PIECEWISE_LINEAR else nn.AvgPool2d
     return nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), act(), pool(2),
         nn.Conv2d(8, 16, 3, padding=1), act(), pool(2),
@@ -111,7 +111,7 @@ def train_regressor(
         for a in range(0, len(xt), batch_size):
             idx = perm[a:a + batch_size]
             opt.zero_grad()
-            loss = torch.mean((model(xt[idx]) - yt[idx]) ** 2)
+            loss: Any = torch.mean((model(xt[idx]) - yt[idx]) ** 2)
             loss.backward()
             opt.step()
     return model.eval()

@@ -110,7 +110,9 @@ def astronaut_face_192(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.n
         from skimage import data, transform
     except ImportError:
         raise ImportError("needs scikit-image: pip install scikit-image") from None
-    img = data.astronaut()
+    sk_data: Any = data
+    sk_transform: Any = transform
+    img = sk_data.astronaut()
     top, left, size = ASTRONAUT_ROI
     half = (n_side - 1) / 2.0
     crops, boxes = [], []
@@ -119,6 +121,6 @@ def astronaut_face_192(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.n
             y0 = round(top + (i - half) * step)
             x0 = round(left + (j - half) * step)
             patch = img[y0:y0 + size, x0:x0 + size]
-            crops.append(transform.resize(patch, (192, 192), anti_aliasing=True))
+            crops.append(sk_transform.resize(patch, (192, 192), anti_aliasing=True))
             boxes.append((y0, x0, size))
     return np.asarray(crops, dtype=np.float32), np.asarray(boxes, dtype=np.int64)

@@ -82,8 +82,8 @@ def load_minilm(length: int = 16) -> tuple[Any, np.ndarray]:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(minilm_model_dir(), device="cpu")
-    bert = st[0].auto_model.eval()
+    st: Any = SentenceTransformer(minilm_model_dir(), device="cpu")
+    bert: Any = st[0].auto_model.eval()
     tok = st.tokenizer
     enc = tok(list(SENTENCES), padding="max_length", truncation=True, max_length=length,
               return_tensors="pt")

@@ -278,7 +278,9 @@ def face_crops(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
         from skimage import data, transform
     except ImportError:
         raise ImportError("face_crops needs scikit-image: pip install scikit-image") from None
-    img = data.astronaut()
+    sk_data: Any = data
+    sk_transform: Any = transform
+    img = sk_data.astronaut()
     top, left, size = ASTRONAUT_FACE
     half = (n_side - 1) / 2.0
     crops, boxes = [], []
@@ -288,7 +290,7 @@ def face_crops(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
             x0 = round(left + (j - half) * step)
             patch = img[y0:y0 + size, x0:x0 + size]
             crops.append(np.clip(np.round(
-                transform.resize(patch, (48, 48), anti_aliasing=True) * 255.0), 0, 255))
+                sk_transform.resize(patch, (48, 48), anti_aliasing=True) * 255.0), 0, 255))
             boxes.append((y0, x0, size))
     return np.asarray(crops, dtype=np.uint8), np.asarray(boxes, dtype=np.int64)
 
