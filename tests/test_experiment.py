@@ -79,3 +79,19 @@ def test_cli_rejects_negative_seed(tmp_path, capsys):
         cli.main(["experiment", "--quick", "--out", str(tmp_path), "--seed", "-1"])
     assert err.value.code == 2
     assert "--seed must be >= 0" in capsys.readouterr().err
+
+
+def test_figures_are_skipped_without_matplotlib(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    res = ex.run_experiments(tmp_path, configs=_tiny()[:1], echo=None)
+    assert res["figures"] == [] and "matplotlib" in res["note"]
+    assert "figures skipped" in (tmp_path / "report.md").read_text()

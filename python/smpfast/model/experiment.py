@@ -282,10 +282,17 @@ def run_experiments(
             bar.update(1)
     elapsed = time.perf_counter() - t0
     summary = acceptance(cells)
-    figures = _figures(cells, out_dir)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:  # the figures need the "plot" extra; the numbers do not
+        figures: list[str] = []
+        note = "figures skipped: matplotlib is not installed (pip install 'smpfast[plot]')"
+    else:
+        figures = _figures(cells, out_dir)
+        note = ""
     results = {
         "quick": quick, "seed": seed, "seconds": elapsed, "acceptance": summary,
-        "figures": figures,
+        "figures": figures, "note": note,
         "cells": [{k: v for k, v in c.items() if not k.startswith("_")} for c in cells],
     }
     _atomic_write(os.path.join(out_dir, "results.json"), json.dumps(_jsonable(results), indent=1))
@@ -474,6 +481,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             parts.append("")
     if results.get("figures"):
         parts += ["## Figures", ""] + [f"![{f}]({f})" for f in results["figures"]]
+    if results.get("note"):
+        parts += ["", results["note"]]
     return "\n".join(parts) + "\n"
 
 
