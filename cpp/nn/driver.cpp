@@ -34,7 +34,7 @@ void conv2d(const ConvPlan& P, int threads) {
     const Target& t = simd::active();
     const std::int64_t work = P.N * P.O * P.HO * P.WO * (P.C / P.groups) * P.KH * P.KW;
     run_tasks(P, t.conv2d, conv_tasks_count(P), work, threads,
-              static_cast<std::size_t>(P.WO) * 8 + 64);
+              static_cast<std::size_t>(conv_scratch_elements(P)) * 8 + 64);
 }
 
 void max_pool2d(const PoolPlan& P, int threads) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "plan.hpp"
 
@@ -27,6 +28,41 @@ namespace nn {
 // (no std:: templates in per-target code: their out-of-line copies could be shared
 // across ISA targets by the linker)
 inline std::int64_t min_i64(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+
+// ---- portable vectors (GCC vector extensions, one SIMD register of the target)
+template <class E>
+struct NnVec {
+    typedef E v __attribute__((vector_size(SMPFAST_VBYTES)));
+    static constexpr int n = SMPFAST_VBYTES / static_cast<int>(sizeof(E));
+};
+
+template <class V, class E>
+inline V load_vec(const E* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+
+template <class V, class E>
+inline void store_vec(E* p, V v) {
+    std::memcpy(p, &v, sizeof(V));
+}
+
+// acc + s * x, fused where the target has FMA (AVX-512), else rounded twice as the
+// scalar code (the build uses -ffp-contract=off).
+template <class V, class E>
+inline V madd(V acc, E s, V x) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && sizeof(E) == 4)
+        return _mm512_fmadd_ps(_mm512_set1_ps(s), x, acc);
+    else if constexpr (sizeof(V) == 64 && sizeof(E) == 8)
+        return _mm512_fmadd_pd(_mm512_set1_pd(s), x, acc);
+    else
+        return acc + s * x;
+#else
+    return acc + s * x;
+#endif
+}
 
 // ------------------------------------------------------------------------ convolution
 // Task = (n, group, output channel o, output row i); tasks are numbered with i fastest.
@@ -71,98 +107,127 @@ inline void conv_row_generic(const ConvPlan& P, std::int64_t n, std::int64_t g, 
     std::memcpy(out, acc, static_cast<std::size_t>(P.WO) * sizeof(E));
 }
 
-#if defined(__AVX512F__)
-constexpr std::int64_t kMaxConvKW = 16;  // wider kernels take the generic path
-
-// float32, unit column stride: OB output channels x JB vectors of 16 columns in registers.
+// Register-blocked rows for unit column stride: OB output channels x JB vectors of
+// columns [jb, jb + JB * lanes) of output row i, reading the zero-padded copy `xw` of the
+// input rows this output row sees (see conv_window). Same order of operations per output
+// element as conv_row_generic (bias, then channel, kernel row, kernel column).
 // KWC: the kernel width when known at compile time (3), else 0.
-template <int OB, int JB, int KWC>
-inline void conv_rows_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o0,
-                             std::int64_t i) {
+template <class E, int OB, int JB, int KWC>
+inline void conv_block_vec(const ConvPlan& P, const E* xw, std::int64_t Wp, std::int64_t kh0,
+                           std::int64_t kh1, std::int64_t n, std::int64_t o0, std::int64_t i,
+                           std::int64_t jb) {
+    using V = typename NnVec<E>::v;
+    constexpr int L = NnVec<E>::n;
     const std::int64_t KW = KWC > 0 ? KWC : P.KW;
-    const float* x = static_cast<const float*>(P.x);
-    const float* w = static_cast<const float*>(P.w);
-    const float* bias = static_cast<const float*>(P.bias);
+    const E* w = static_cast<const E*>(P.w);
+    const E* bias = static_cast<const E*>(P.bias);
     const std::int64_t Cg = P.C / P.groups;
-    const std::int64_t wstride_o = Cg * P.KH * P.KW;
-    for (std::int64_t jb = 0; jb < P.WO; jb += 16 * JB) {
-        // load masks per kernel column (input columns inside [0, W)), hoisted out of c, kh
-        __mmask16 mask[KWC > 0 ? KWC : kMaxConvKW][JB];
-        for (std::int64_t kw = 0; kw < KW; ++kw)
-            for (int v = 0; v < JB; ++v) {
-                const std::int64_t col = jb + 16 * v - P.pw + kw * P.dw;
-                std::int64_t lo = -col, hi = P.W - col;
-                if (lo < 0) lo = 0;
-                if (hi > 16) hi = 16;
-                mask[kw][v] = hi > lo ? static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u))
-                                      : static_cast<__mmask16>(0);
-            }
-        __m512 acc[OB][JB];
-        for (int ob = 0; ob < OB; ++ob) {
-            const __m512 b = _mm512_set1_ps(bias ? bias[o0 + ob] : 0.0f);
-            for (int v = 0; v < JB; ++v) acc[ob][v] = b;
-        }
-        // kernel rows that fall inside the input
-        std::int64_t kh0 = 0, kh1 = P.KH;
-        while (kh0 < kh1 && i * P.sh - P.ph + kh0 * P.dh < 0) ++kh0;
-        while (kh1 > kh0 && i * P.sh - P.ph + (kh1 - 1) * P.dh >= P.H) --kh1;
-        for (std::int64_t cl = 0; cl < Cg; ++cl) {
-            const std::int64_t c = g * Cg + cl;
-            for (std::int64_t kh = kh0; kh < kh1; ++kh) {
-                const std::int64_t ih = i * P.sh - P.ph + kh * P.dh;
-                const float* xrow = x + ((n * P.C + c) * P.H + ih) * P.W;
-                const float* wk = w + (o0 * Cg + cl) * P.KH * KW + kh * KW;
-                for (std::int64_t kw = 0; kw < KW; ++kw) {
-                    const float* xs = xrow + jb - P.pw + kw * P.dw;
-                    __m512 xv[JB];
-                    for (int v = 0; v < JB; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[kw][v], xs + 16 * v);
-                    for (int ob = 0; ob < OB; ++ob) {
-                        const __m512 wv = _mm512_set1_ps(wk[ob * wstride_o + kw]);
-                        for (int v = 0; v < JB; ++v) acc[ob][v] = _mm512_fmadd_ps(wv, xv[v], acc[ob][v]);
-                    }
+    const std::int64_t wstride_o = Cg * P.KH * KW;
+    V acc[OB][JB];
+    for (int ob = 0; ob < OB; ++ob) {
+        const E b = bias ? bias[o0 + ob] : E(0);
+        for (int v = 0; v < JB; ++v)
+            for (int l = 0; l < L; ++l) acc[ob][v][l] = b;
+    }
+    const std::int64_t nkh = kh1 - kh0;
+    for (std::int64_t cl = 0; cl < Cg; ++cl) {
+        for (std::int64_t kh = kh0; kh < kh1; ++kh) {
+            const E* xr = xw + (cl * nkh + (kh - kh0)) * Wp + jb;
+            const E* wk = w + (o0 * Cg + cl) * P.KH * KW + kh * KW;
+            for (std::int64_t kw = 0; kw < KW; ++kw) {
+                const E* xs = xr + kw * P.dw;
+                V xv[JB];
+                for (int v = 0; v < JB; ++v) xv[v] = load_vec<V>(xs + L * v);
+                for (int ob = 0; ob < OB; ++ob) {
+                    const E s = wk[ob * wstride_o + kw];
+                    for (int v = 0; v < JB; ++v) acc[ob][v] = madd(acc[ob][v], s, xv[v]);
                 }
             }
         }
-        float* out = static_cast<float*>(P.out) + ((n * P.O + o0) * P.HO + i) * P.WO + jb;
-        for (int v = 0; v < JB; ++v) {
-            const std::int64_t left = P.WO - jb - 16 * v;
-            if (left <= 0) break;
-            const __mmask16 m =
-                left >= 16 ? static_cast<__mmask16>(0xffff)
-                           : static_cast<__mmask16>((1u << left) - 1u);
-            for (int ob = 0; ob < OB; ++ob)
-                _mm512_mask_storeu_ps(out + ob * P.HO * P.WO + 16 * v, m, acc[ob][v]);
+    }
+    E* out = static_cast<E*>(P.out) + ((n * P.O + o0) * P.HO + i) * P.WO + jb;
+    for (int v = 0; v < JB; ++v) {
+        const std::int64_t left = P.WO - jb - L * v;
+        if (left <= 0) break;
+        for (int ob = 0; ob < OB; ++ob) {
+            E* dst = out + ob * P.HO * P.WO + L * v;
+            if (left >= L) {
+                store_vec(dst, acc[ob][v]);
+            } else {
+                E tmp[L];
+                store_vec(tmp, acc[ob][v]);
+                std::memcpy(dst, tmp, static_cast<std::size_t>(left) * sizeof(E));
+            }
         }
     }
 }
 
-// Output channels o0 .. o0 + count of one row, in register blocks.
-template <int JB, int KWC>
-inline void conv_channels_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g,
-                                 std::int64_t o, std::int64_t i, std::int64_t count) {
-    for (; count >= 6; count -= 6, o += 6) conv_rows_avx512<6, JB, KWC>(P, n, g, o, i);
-    for (; count >= 4; count -= 4, o += 4) conv_rows_avx512<4, JB, KWC>(P, n, g, o, i);
-    for (; count >= 2; count -= 2, o += 2) conv_rows_avx512<2, JB, KWC>(P, n, g, o, i);
-    for (; count >= 1; count -= 1, o += 1) conv_rows_avx512<1, JB, KWC>(P, n, g, o, i);
+// Output channels o .. o + count of row i, column block jb, in register blocks. Register
+// budget (16 vector registers on SSE/AVX2): OB * JB accumulators + JB inputs + 2.
+template <class E, int JB, int KWC>
+inline void conv_channels_vec(const ConvPlan& P, const E* xw, std::int64_t Wp, std::int64_t kh0,
+                              std::int64_t kh1, std::int64_t n, std::int64_t o, std::int64_t i,
+                              std::int64_t jb, std::int64_t count) {
+    constexpr int big = JB == 1 ? 12 : 6;
+    constexpr int mid = JB == 1 ? 8 : 4;
+    for (; count >= big; count -= big, o += big)
+        conv_block_vec<E, big, JB, KWC>(P, xw, Wp, kh0, kh1, n, o, i, jb);
+    for (; count >= mid; count -= mid, o += mid)
+        conv_block_vec<E, mid, JB, KWC>(P, xw, Wp, kh0, kh1, n, o, i, jb);
+    for (; count >= 2; count -= 2, o += 2)
+        conv_block_vec<E, 2, JB, KWC>(P, xw, Wp, kh0, kh1, n, o, i, jb);
+    for (; count >= 1; count -= 1, o += 1)
+        conv_block_vec<E, 1, JB, KWC>(P, xw, Wp, kh0, kh1, n, o, i, jb);
 }
 
-template <int JB>
-inline void conv_channels_avx512(const ConvPlan& P, std::int64_t n, std::int64_t g,
-                                 std::int64_t o, std::int64_t i, std::int64_t count) {
-    if (P.KW == 3)
-        conv_channels_avx512<JB, 3>(P, n, g, o, i, count);
-    else
-        conv_channels_avx512<JB, 0>(P, n, g, o, i, count);
+// Copy the input rows output row i sees (channels of group g, kernel rows kh0 .. kh1 - 1
+// inside the input) into xw, each row zero-padded: pw zeros, the W values, then zeros up
+// to Wp (the column blocks of the last vectors read past the output row's end).
+template <class E>
+inline void conv_window(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t i,
+                        std::int64_t kh0, std::int64_t kh1, std::int64_t Wp, E* xw) {
+    const E* x = static_cast<const E*>(P.x);
+    const std::int64_t Cg = P.C / P.groups;
+    const std::int64_t nkh = kh1 - kh0;
+    for (std::int64_t cl = 0; cl < Cg; ++cl) {
+        const std::int64_t c = g * Cg + cl;
+        for (std::int64_t kh = kh0; kh < kh1; ++kh) {
+            const std::int64_t ih = i * P.sh - P.ph + kh * P.dh;
+            E* row = xw + (cl * nkh + (kh - kh0)) * Wp;
+            for (std::int64_t q = 0; q < P.pw; ++q) row[q] = E(0);
+            std::memcpy(row + P.pw, x + ((n * P.C + c) * P.H + ih) * P.W,
+                        static_cast<std::size_t>(P.W) * sizeof(E));
+            for (std::int64_t q = P.pw + P.W; q < Wp; ++q) row[q] = E(0);
+        }
+    }
 }
-#endif
+
+template <class E, int KWC>
+inline void conv_task_vec(const ConvPlan& P, std::int64_t n, std::int64_t g, std::int64_t o0,
+                          std::int64_t i, std::int64_t count, E* xw) {
+    constexpr int L = NnVec<E>::n;
+    std::int64_t kh0 = 0, kh1 = P.KH;
+    while (kh0 < kh1 && i * P.sh - P.ph + kh0 * P.dh < 0) ++kh0;
+    while (kh1 > kh0 && i * P.sh - P.ph + (kh1 - 1) * P.dh >= P.H) --kh1;
+    const std::int64_t Wp = conv_padded_width(P);
+    conv_window<E>(P, n, g, i, kh0, kh1, Wp, xw);
+    std::int64_t jb = 0;
+    // two vectors of columns per block while at least two remain, then one
+    for (; jb + L < P.WO; jb += 2 * L)
+        conv_channels_vec<E, 2, KWC>(P, xw, Wp, kh0, kh1, n, o0, i, jb, count);
+    for (; jb < P.WO; jb += L)
+        conv_channels_vec<E, 1, KWC>(P, xw, Wp, kh0, kh1, n, o0, i, jb, count);
+}
 
 constexpr std::int64_t kConvOB = kConvOutBlock;
 
+// Task = (n, group, block of kConvOutBlock output channels, output row i), i fastest.
 template <class E>
 inline void conv_tasks_typed(const ConvPlan& P, std::int64_t t0, std::int64_t t1, void* scratch) {
     const std::int64_t Og = P.O / P.groups;
     const std::int64_t nob = (Og + kConvOB - 1) / kConvOB;
-    E* acc = static_cast<E*>(scratch);  // WO elements
+    E* buf = static_cast<E*>(scratch);  // conv_scratch_elements(P)
+    const bool vec = conv_vector_path(P);
     for (std::int64_t t = t0; t < t1; ++t) {
         std::int64_t r = t;
         const std::int64_t i = r % P.HO;
@@ -174,18 +239,14 @@ inline void conv_tasks_typed(const ConvPlan& P, std::int64_t t0, std::int64_t t1
         const std::int64_t o0 = g * Og + ob * kConvOB;
         std::int64_t count = Og - ob * kConvOB;
         if (count > kConvOB) count = kConvOB;
-#if defined(__AVX512F__)
-        if constexpr (sizeof(E) == 4) {
-            if (P.sw == 1 && P.KW <= kMaxConvKW) {
-                if (P.WO > 32)
-                    conv_channels_avx512<4>(P, n, g, o0, i, count);
-                else
-                    conv_channels_avx512<2>(P, n, g, o0, i, count);
-                continue;
-            }
+        if (vec) {
+            if (P.KW == 3)
+                conv_task_vec<E, 3>(P, n, g, o0, i, count, buf);
+            else
+                conv_task_vec<E, 0>(P, n, g, o0, i, count, buf);
+            continue;
         }
-#endif
-        for (std::int64_t o = o0; o < o0 + count; ++o) conv_row_generic<E>(P, n, g, o, i, acc);
+        for (std::int64_t o = o0; o < o0 + count; ++o) conv_row_generic<E>(P, n, g, o, i, buf);
     }
 }
 
@@ -245,6 +306,46 @@ inline std::int64_t max_pool_2x2_avx512(const float* r0, const float* r1, std::i
 }
 #endif
 
+template <class V, std::size_t... I>
+inline V even_lanes(V a, V b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, static_cast<int>(2 * I)...);
+}
+template <class V, std::size_t... I>
+inline V odd_lanes(V a, V b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, static_cast<int>(2 * I + 1)...);
+}
+
+// The pooling update rule on vectors: take v where v > best or v is NaN.
+template <class V>
+inline V max_take(V best, V v) {
+    return ((v > best) | (v != v)) ? v : best;
+}
+
+// Values only, windows of 1 x 2 (R = 1) or 2 x 2 (R = 2) at column stride 2 fully inside
+// the rows r0 (and r0 + W): outputs j in [0, wo) in blocks of one vector; returns the
+// first j not done. Taps in the scalar order (0,0), (0,1), (1,0), (1,1), so ties and
+// NaNs resolve as in the scalar loop (the first maximum, the last NaN).
+template <class E, int R>
+inline std::int64_t max_pool_pairs_vec(const E* r0, std::int64_t width, std::int64_t wo, E* out) {
+    using V = typename NnVec<E>::v;
+    constexpr int L = NnVec<E>::n;
+    constexpr auto lanes = std::make_index_sequence<static_cast<std::size_t>(L)>{};
+    std::int64_t j = 0;
+    for (; j + L <= wo; j += L) {
+        const E* p = r0 + 2 * j;
+        V a = load_vec<V>(p), b = load_vec<V>(p + L);
+        V best = max_take(even_lanes(a, b, lanes), odd_lanes(a, b, lanes));
+        if constexpr (R == 2) {
+            a = load_vec<V>(p + width);
+            b = load_vec<V>(p + width + L);
+            best = max_take(best, even_lanes(a, b, lanes));
+            best = max_take(best, odd_lanes(a, b, lanes));
+        }
+        store_vec(out + j, best);
+    }
+    return j;
+}
+
 // Task = (plane, output row).
 template <class E>
 inline void max_pool_tasks_typed(const PoolPlan& P, std::int64_t t0, std::int64_t t1) {
@@ -256,6 +357,26 @@ inline void max_pool_tasks_typed(const PoolPlan& P, std::int64_t t0, std::int64_
         E* orow = out + (p * P.HO + i) * P.WO;
         std::int64_t* irow = P.indices ? P.indices + (p * P.HO + i) * P.WO : nullptr;
         const std::int64_t h0 = i * P.sh - P.ph;
+        if (irow == nullptr && (P.KH == 1 || (P.KH == 2 && P.dh == 1)) && P.KW == 2 &&
+            P.sw == 2 && P.dw == 1 && P.pw == 0 && h0 >= 0 && h0 + P.KH - 1 < P.H &&
+            2 * P.WO <= P.W) {
+            // values only, 1x2 or 2x2 windows inside the input (max_pool1d(2), max_pool2d(2))
+            const E* r0 = plane + h0 * P.W;
+            std::int64_t j = P.KH == 2 ? max_pool_pairs_vec<E, 2>(r0, P.W, P.WO, orow)
+                                       : max_pool_pairs_vec<E, 1>(r0, P.W, P.WO, orow);
+            for (; j < P.WO; ++j) {
+                E best = r0[2 * j];
+                const E v1 = r0[2 * j + 1];
+                if (v1 > best || v1 != v1) best = v1;
+                if (P.KH == 2) {
+                    const E v2 = r0[P.W + 2 * j], v3 = r0[P.W + 2 * j + 1];
+                    if (v2 > best || v2 != v2) best = v2;
+                    if (v3 > best || v3 != v3) best = v3;
+                }
+                orow[j] = best;
+            }
+            continue;
+        }
         if (P.KH == 2 && P.KW == 2 && P.sw == 2 && P.dh == 1 && P.dw == 1 && P.pw == 0 &&
             h0 >= 0 && h0 + 1 < P.H && 2 * P.WO <= P.W) {
             // 2x2, stride 2 in width, window fully inside: the common case, branch-light.

@@ -21,6 +21,20 @@ struct ConvPlan {
     std::int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
 };
 
+// Unit column stride: the register-blocked convolution path (nn/kernels.hpp), which reads
+// a zero-padded copy of the input rows an output row sees.
+inline bool conv_vector_path(const ConvPlan& P) { return P.sw == 1; }
+
+// Row length of that copy: pw zeros, W values, pw zeros and room for the last column
+// block's vectors (at most 32 elements past the padded row; 2 vectors of 16 floats).
+inline std::int64_t conv_padded_width(const ConvPlan& P) { return P.W + 2 * P.pw + 32; }
+
+// Per-thread scratch of a convolution task, in elements of the input dtype.
+inline std::int64_t conv_scratch_elements(const ConvPlan& P) {
+    if (!conv_vector_path(P)) return P.WO;
+    return (P.C / P.groups) * P.KH * conv_padded_width(P);
+}
+
 struct PoolPlan {
     DType dtype = DType::f32;
     const void* x = nullptr;       // (P, H, W): P = N * C planes

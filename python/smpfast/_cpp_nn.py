@@ -41,15 +41,25 @@ def max_pool2d(
     padding: tuple[int, int],
     dilation: tuple[int, int],
     ceil_mode: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Max pooling with indices in C++ (see ``smpfast.nn_reference.max_pool2d``)."""
+    with_indices: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Max pooling in C++ (see ``smpfast.nn_reference.max_pool2d``).
+
+    Without ``with_indices`` the values-only kernel runs (vectorised 1x2 and 2x2
+    windows) and the indices are None.
+    """
     h, w = x.shape[2:]
     ho = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     wo = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    return _core.max_pool2d(
+    # _core.max_pool2d returns (out, indices) with indices, else out alone
+    res: Any = _core.max_pool2d(
         x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
-        dilation[0], dilation[1], ho, wo, True, _config.get_num_threads(),
-    )
+        dilation[0], dilation[1], ho, wo, with_indices, _config.get_num_threads(),
+    )  # fmt: skip
+    if with_indices:
+        out, index = res
+        return np.asarray(out), np.asarray(index)
+    return np.asarray(res), None
 
 
 def avg_pool2d(

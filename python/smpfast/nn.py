@@ -307,8 +307,16 @@ def _max_pool(
         out = np.zeros(a.out_shape, dtype=x4.dtype)
         index = np.zeros(a.out_shape, dtype=np.int64)
     else:
-        out, index = kernels.max_pool2d(x4, kernel, step, pad, dil, a.ceil_mode)
-        out, index = out.reshape(a.out_shape), index.reshape(a.out_shape)
+        # the kernels compute the indices only when asked (a values-only path otherwise)
+        out, found = kernels.max_pool2d(
+            x4, kernel, step, pad, dil, a.ceil_mode, with_indices=want_indices
+        )
+        out = np.asarray(out).reshape(a.out_shape)
+        if not want_indices:
+            return out[0] if a.unbatched else out
+        if found is None:
+            raise RuntimeError(f"{fn}: backend {kernels.name!r} returned no indices")
+        index = found.reshape(a.out_shape)
     if a.unbatched:
         out, index = out[0], index[0]
     return (out, index) if want_indices else out

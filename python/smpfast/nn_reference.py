@@ -19,11 +19,12 @@ Every kernel returns a new C-contiguous array of the input's dtype::
         -> (N, O, HO, WO) with HO = conv_output_size(H, KH, stride[0], padding[0],
         dilation[0]) (``smpfast._validate_nn``), zero padding.
     max_pool2d(x, kernel: tuple[int, int], stride: tuple[int, int],
-               padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool)
-               -> (out, indices)
+               padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool,
+               with_indices: bool = True) -> (out, indices or None)
         x (N, C, H, W) -> out (N, C, HO, WO) and int64 indices of the same shape, flat
         into the H*W plane; HO = pool_output_size(H, KH, stride[0], padding[0],
-        dilation[0], ceil_mode).
+        dilation[0], ceil_mode). With ``with_indices=False`` the indices are None (a
+        backend may then skip computing them; the values are the same).
     avg_pool2d(x, kernel: tuple[int, int], stride: tuple[int, int],
                padding: tuple[int, int], ceil_mode: bool, count_include_pad: bool)
                -> ndarray
@@ -174,12 +175,14 @@ def max_pool2d(
     padding: tuple[int, int],
     dilation: tuple[int, int],
     ceil_mode: bool,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_indices: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """2-D max pooling with indices, as ``torch.nn.functional.max_pool2d``.
 
     A max over the kernel taps in row-major order with PyTorch's update rule
     ``v > max or isnan(v)`` (first maximum wins, NaN propagates). Indices are flat into
-    the ``H * W`` plane of the input.
+    the ``H * W`` plane of the input; None without ``with_indices`` (the definition
+    computes them either way).
     """
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
@@ -201,6 +204,8 @@ def max_pool2d(
             take = inside & ((v > best) | np.isnan(v))
             best = np.where(take, v, best)
             index = np.where(take, rc[:, None] * w + qc[None, :], index)
+    if not with_indices:
+        return _c_order(best), None
     return _c_order(best), _c_order(index, dtype=np.int64)
 
 

@@ -177,6 +177,57 @@ def _max_pool2d(xf, xo, xs, xshape, out, index, kernel, stride, padding, dilatio
                 index[n, c, i, j] = arg
 
 
+@njit(**_OPTS)
+def _max_pool2d_values(xf, xo, xs, xshape, out, kernel, stride, padding, dilation):
+    # _max_pool2d without the indices; windows of 2 x 2 at stride 2 that lie inside the
+    # input (the common pooling) take a straight-line branch, same update rule and order
+    _, n_chan, h, w = xshape
+    n_batch, _, ho, wout = out.shape
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    quad = kh == 2 and kw == 2 and sw == 2 and dh == 1 and dw == 1 and pw == 0
+    for job in prange(n_batch * n_chan):
+        n = job // n_chan
+        c = job - n * n_chan
+        xb = xo + n * xs[0] + c * xs[1]
+        for i in range(ho):
+            r0 = i * sh - ph
+            if quad and r0 >= 0 and r0 + 1 < h and 2 * wout <= w:
+                top = xb + r0 * xs[2]
+                bottom = top + xs[2]
+                for j in range(wout):
+                    q = 2 * j * xs[3]
+                    best = xf[top + q]
+                    v = xf[top + q + xs[3]]
+                    if v > best or np.isnan(v):
+                        best = v
+                    v = xf[bottom + q]
+                    if v > best or np.isnan(v):
+                        best = v
+                    v = xf[bottom + q + xs[3]]
+                    if v > best or np.isnan(v):
+                        best = v
+                    out[n, c, i, j] = best
+                continue
+            r1 = min(r0 + (kh - 1) * dh + 1, h)
+            while r0 < 0:
+                r0 += dh
+            for j in range(wout):
+                q0 = j * sw - pw
+                q1 = min(q0 + (kw - 1) * dw + 1, w)
+                while q0 < 0:
+                    q0 += dw
+                best = -np.inf
+                for r in range(r0, r1, dh):
+                    for q in range(q0, q1, dw):
+                        v = xf[xb + r * xs[2] + q * xs[3]]
+                        if v > best or np.isnan(v):
+                            best = v
+                out[n, c, i, j] = best
+
+
 def max_pool2d(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -184,15 +235,25 @@ def max_pool2d(
     padding: tuple[int, int],
     dilation: tuple[int, int],
     ceil_mode: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """2-D max pooling with indices (see ``smpfast.nn_reference.max_pool2d``)."""
+    with_indices: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """2-D max pooling (see ``smpfast.nn_reference.max_pool2d``).
+
+    Without ``with_indices`` a values-only kernel runs and the indices are None.
+    """
     _threads()
     n, c, h, w = x.shape
     ho = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     wo = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
     out = np.empty((n, c, ho, wo), dtype=x.dtype)
-    index = np.empty((n, c, ho, wo), dtype=np.int64)
     xf, xo, xs = _flat(x)
+    if not with_indices:
+        _max_pool2d_values(
+            xf, xo, xs, x.shape, out, tuple(kernel), tuple(stride), tuple(padding),
+            tuple(dilation),
+        )  # fmt: skip
+        return out, None
+    index = np.empty((n, c, ho, wo), dtype=np.int64)
     _max_pool2d(
         xf, xo, xs, x.shape, out, index, tuple(kernel), tuple(stride), tuple(padding),
         tuple(dilation),
