@@ -323,7 +323,10 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     mean = np.zeros(C)
     second = np.zeros(C)
     single = bool(_single(summary).all())
-    curv = _curvature_given_value(summary) if mode == "run" and not single else None
+    # the overlap needs the curvature given the latent value: measured for plain inputs;
+    # for rectified inputs the regression on rectified values is biased, so it is left out
+    plain = not bool(lat["rect"].any())
+    curv = _curvature_given_value(summary) if mode == "run" and not single and plain else None
     for masks, count in classes.items():
         grids = [
             [j * dl for j, ok in enumerate(mask) if ok]
