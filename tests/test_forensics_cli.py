@@ -57,6 +57,8 @@ def test_cli_on_a_module_callable(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "detection: piecewise-linear" in out
     data = json.loads((tmp_path / "out" / "fingerprint.json").read_text())
     assert data["detection"]["label"] == "piecewise-linear" and data["n_paths"] == 4
+    from smpfast.forensics import Fingerprint
+    assert Fingerprint.load(tmp_path / "out" / "fingerprint.json").n_paths == 4
     for name in ("trajectories.png", "resolution.png"):
         assert (tmp_path / "out" / name).read_bytes()[:4] == b"\x89PNG"
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".tmp")]

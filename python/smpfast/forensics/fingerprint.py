@@ -134,8 +134,9 @@ class Fingerprint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        """Inverse of :meth:`to_dict`."""
-        d = dict(data)
+        """Inverse of :meth:`to_dict` (extra keys, e.g. the CLI's ``detection``, are ignored)."""
+        names = set(cls.__dataclass_fields__)
+        d = {k: v for k, v in data.items() if k in names}
         for k in ("smp_mean", "smp_std", "smp_quantiles", "count_mean", "count_std",
                   "count_quantiles", "kink_density", "resolution_T", "resolution_smp_run",
                   "resolution_smp_local"):
