@@ -31,6 +31,10 @@
 #include "../smp/scalar.hpp"
 #include "avx512_f32.hpp"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #if !defined(SMPFAST_NS) || !defined(SMPFAST_VBYTES) || !defined(SMPFAST_UNROLL)
 #error "define SMPFAST_NS, SMPFAST_VBYTES and SMPFAST_UNROLL before including simd/lanes.hpp"
 #endif
@@ -55,6 +59,12 @@ constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
 #endif
 constexpr int kGroup = SMPFAST_GROUP_BYTES / (U * VB) > 0 ? SMPFAST_GROUP_BYTES / (U * VB) : 1;
 constexpr std::int64_t kGroupRows = SMPFAST_GROUP_ROWS;
+// Rows per chunk of the stream kernel's groups: rows() loads and stores the lane state
+// (on the stack, L2) once per chunk, so longer chunks than the batch kernel's amortise it.
+#ifndef SMPFAST_STREAM_GROUP_ROWS
+#define SMPFAST_STREAM_GROUP_ROWS 8
+#endif
+constexpr std::int64_t kStreamGroupRows = SMPFAST_STREAM_GROUP_ROWS;
 
 typedef double vd __attribute__((vector_size(VB)));
 typedef long long vdm __attribute__((vector_size(VB)));
@@ -99,6 +109,23 @@ template <int R_>
 inline vd widen(vd x) { return x; }
 template <int R_>
 inline vd widen(VT<float>::v x) {
+#if defined(__AVX__)
+    // One vcvtps2pd from the extracted half (GCC lowers the generic form below through a
+    // stack slot and two 128-bit conversions on AVX2).
+    if constexpr (VB == 32) {
+        const __m256 v = reinterpret_cast<__m256>(x);
+        const __m128 h = R_ == 0 ? _mm256_castps256_ps128(v) : _mm256_extractf128_ps(v, 1);
+        return reinterpret_cast<vd>(_mm256_cvtps_pd(h));
+    }
+#endif
+#if defined(__AVX512F__)
+    if constexpr (VB == 64) {
+        const __m512 v = reinterpret_cast<__m512>(x);
+        const __m256 h = R_ == 0 ? _mm512_castps512_ps256(v)
+                                 : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        return reinterpret_cast<vd>(_mm512_cvtps_pd(h));
+    }
+#endif
     return __builtin_convertvector(half_of<R_>(x, std::make_index_sequence<VB / 8>{}), vd);
 }
 template <int R_>
@@ -304,6 +331,93 @@ struct Block {
                 S.acc[u][r] = acc[u][r]; S.s[u][r] = s[u][r]; S.cntw[u][r] = cntw[u][r];
             }
         }
+    }
+
+    // The same advance as rows(), vector by vector: each of the U vectors takes all
+    // `nrows` rows with its state in registers, then the next one (the rows of one chunk
+    // stay in L1 between them). Lanes are independent and each lane sees the same
+    // operations in the same order, so the results are bit-identical to rows(). rows()
+    // keeps U vectors of state live at once, which for U = 4 on AVX2 (16 registers)
+    // spills nearly all of it on every row; here one vector's state (~10 registers) fits.
+    // The stream kernel uses it (its chunks are short, and the state is loaded per call).
+    template <Mode M, bool H, bool Z = false>
+    static void rows_by_vector(State& S, const char* row, std::int64_t stride,
+                               std::int64_t nrows, double height, double tol,
+                               std::int64_t ahead) {
+#ifdef SMPFAST_HAVE_AVX512_F32
+        if constexpr (std::is_same_v<E, float> && !(M == Mode::run && H) &&
+                      !(M == Mode::local && H)) {
+            rows<M, H, Z>(S, row, stride, nrows, height, tol, ahead);
+            return;
+        }
+#endif
+        if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
+        S.unflushed += nrows;
+        if (ahead != 0)
+            for (std::int64_t t = 0; t < nrows; ++t)
+                for (int u = 0; u < U; u += 64 / VB > 0 ? 64 / VB : 1)
+                    __builtin_prefetch(row + t * stride + ahead + u * VB);
+        const V zero = V{};
+        const V vtol = zero + static_cast<E>(tol);
+        const V vh = zero + ceil_to<E>(height);
+        const vd vhd = vd{} + height;
+        for (int u = 0; u < U; ++u) {
+            V y1 = S.y1[u], y2 = S.y2[u], a1 = S.a1[u], a2 = S.a2[u];
+            V p = S.p[u], pz = S.pz[u], ss = S.ss[u];
+            Mk rising = S.rising[u], cnt = S.cnt[u];
+            vd acc[R], sr[R];
+            vdm cntw[R];
+            for (int r = 0; r < R; ++r) {
+                acc[r] = S.acc[u][r]; sr[r] = S.s[u][r]; cntw[r] = S.cntw[u][r];
+            }
+            const char* at = row + u * VB;
+            for (std::int64_t t = 0; t < nrows; ++t, at += stride) {
+                const V y = load_v<V>(at);
+                const V ay = vabs(y);
+                const V d = (y - (y1 + y1)) + y2;
+                const V scale = (a2 + (a1 + a1)) + ay;
+                ss += scale;
+                const V ad = vabs(d);
+                const Mk under = ad < vtol * scale;
+                if (M == Mode::local) {
+                    const V a = under ? zero : ad;
+                    const Mk gt = a > p;
+                    const Mk lt = a < p;
+                    Mk peak = lt & rising;
+                    if (H) peak &= (p >= vh);
+                    const V got = peak ? p : zero;
+                    add_wide<R>(acc, got);
+                    cnt -= peak;
+                    rising = (rising | gt) & ~lt;
+                    p = a;
+                } else {
+                    const V dz = under ? zero : d;
+                    const Mk same = ((dz > zero) & (pz > zero)) | ((dz < zero) & (pz < zero));
+                    if (!H) {
+                        cnt -= (dz != zero) & ~same;
+                        const V m = under ? zero : ad;
+                        add_wide<R>(acc, m);
+                    } else if (Z) {
+                        cnt -= ~same & (pz != zero);
+                        run_sum<R>(acc, sr, dz, same);
+                    } else {
+                        run_close<R>(acc, sr, cntw, dz, same, vhd);
+                    }
+                    pz = dz;
+                }
+                y2 = y1;
+                y1 = y;
+                a2 = a1;
+                a1 = ay;
+            }
+            S.y1[u] = y1; S.y2[u] = y2; S.a1[u] = a1; S.a2[u] = a2;
+            S.p[u] = p; S.pz[u] = pz; S.ss[u] = ss; S.rising[u] = rising; S.cnt[u] = cnt;
+            for (int r = 0; r < R; ++r) {
+                S.acc[u][r] = acc[r]; S.s[u][r] = sr[r]; S.cntw[u][r] = cntw[r];
+            }
+        }
+        (void)vh;
+        (void)vhd;
     }
 
     // Write the first `valid` lanes; re-measure lanes that saw a non-finite scale.
@@ -590,17 +704,17 @@ struct Block {
             const char* row0 = P.base + k * fs + lane_offset(P, j0);
             const std::int64_t wb = W * static_cast<std::int64_t>(sizeof(E));
             if (G == 1) {
-                for (std::int64_t t = k; t < n; t += kMaxRowsPerCall) {
-                    const std::int64_t nr = n - t < kMaxRowsPerCall ? n - t : kMaxRowsPerCall;
-                    rows<M, H, Z>(S[0], row0 + (t - k) * fs, fs, nr, P.height, P.tol,
-                               kPrefetchRows * fs);
+                for (std::int64_t t = k; t < n; t += kStreamGroupRows) {
+                    const std::int64_t nr = n - t < kStreamGroupRows ? n - t : kStreamGroupRows;
+                    rows_by_vector<M, H, Z>(S[0], row0 + (t - k) * fs, fs, nr, P.height, P.tol,
+                                            kStreamGroupRows * fs);
                 }
             } else {
-                for (std::int64_t t = k; t < n; t += kGroupRows) {
-                    const std::int64_t nr = n - t < kGroupRows ? n - t : kGroupRows;
+                for (std::int64_t t = k; t < n; t += kStreamGroupRows) {
+                    const std::int64_t nr = n - t < kStreamGroupRows ? n - t : kStreamGroupRows;
                     for (int g = 0; g < G; ++g)
-                        rows<M, H, Z>(S[g], row0 + g * wb + (t - k) * fs, fs, nr, P.height,
-                                      P.tol, kGroupRows * fs);
+                        rows_by_vector<M, H, Z>(S[g], row0 + g * wb + (t - k) * fs, fs, nr, P.height,
+                                      P.tol, kStreamGroupRows * fs);
                 }
             }
         } else {
@@ -614,7 +728,7 @@ struct Block {
                 for (std::int64_t t = 0; t < nr; ++t, src0 += fs)
                     for (int l = 0; l < W; ++l)
                         std::memcpy(tile + t * W + l, src0 + off[l], sizeof(E));
-                rows<M, H, Z>(S[0], reinterpret_cast<const char*>(tile), row_bytes, nr,
+                rows_by_vector<M, H, Z>(S[0], reinterpret_cast<const char*>(tile), row_bytes, nr,
                               P.height, P.tol, 0);
             }
         }
