@@ -28,6 +28,7 @@ import concurrent.futures
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,12 @@ def make_pngs(directory: Path, count: int, size: int, threads: int) -> list[Path
 
 def read_npy(path: Path, threads: int, block_bytes: int) -> float:
     """Seconds for a multithreaded sum over a fresh memmap of ``path``, in frame blocks."""
+    return read_npy_cpu(path, threads, block_bytes)[0]
+
+
+def read_npy_cpu(path: Path, threads: int, block_bytes: int) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (all threads, user + system) of :func:`read_npy`."""
+    cpu0 = time.process_time()
     start = time.perf_counter()
     arr = np.load(path, mmap_mode="r")
     per = max(1, block_bytes // (arr[0].nbytes or 1))
@@ -113,8 +120,9 @@ def read_npy(path: Path, threads: int, block_bytes: int) -> float:
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         total = sum(pool.map(part, ranges))
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
     assert np.isfinite(total)
-    return seconds
+    return seconds, cpu
 
 
 def kernel_only(path: Path, frames: int, block_bytes: int, repeat: int) -> float:
@@ -167,15 +175,18 @@ def run_stack(source: Path, out: Path, threads: int, extra: list[str]) -> dict[s
     """
     cmd = [sys.executable, "-c", _CHILD, "--threads", str(threads), "stack", str(source),
            "-o", str(out), "--no-plot", "--no-progress", *extra]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"smpfast stack failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
     hwm = [line.split()[1] for line in proc.stderr.splitlines()
            if line.startswith("VmHWM_kB")]
     summary = json.loads((out / "summary.json").read_text())
-    return {"wall": wall, "pass": float(summary["seconds"]),
+    return {"wall": wall, "pass": float(summary["seconds"]), "cpu": cpu,
             "rss_mb": int(hwm[0]) / 1024 if hwm else float("nan"),
             "bytes": float(summary["bytes"])}
 
@@ -214,10 +225,17 @@ def main() -> None:
         make_npy(npy, args.frames, args.size)
         nbytes = npy.stat().st_size
         read_npy(npy, args.threads, 64 * 2**20)  # warm the page cache
-        t_read = min(read_npy(npy, args.threads, 64 * 2**20) for _ in range(args.repeat))
+        reads = [read_npy_cpu(npy, args.threads, 64 * 2**20) for _ in range(args.repeat)]
+        t_read = min(r[0] for r in reads)
         runs = [run_stack(npy, base / "out-npy", args.threads, extra)
                 for _ in range(args.repeat)]
         best = min(runs, key=lambda r: r["pass"])
+        # CPU seconds are less sensitive than wall time to other load on the machine; the
+        # child's include its start-up (imports), so the ratio is a lower bound.
+        cpu_read = min(r[1] for r in reads)
+        cpu_stack = min(r["cpu"] for r in runs)
+        _log(f"npy CPU seconds (user + system, all threads): read alone {cpu_read:.2f}, "
+             f"smpfast stack process {cpu_stack:.2f}, ratio {cpu_read / cpu_stack:.2f}")
         rows.append(("npy", nbytes, t_read, best, max(r["rss_mb"] for r in runs)))
         gbs = kernel_only(npy, min(64, args.frames), 64 * 2**20, args.repeat)
         _log(f"SMPStream.update alone, 64 frames in memory, 64 MiB blocks: {gbs:.2f} GB/s "

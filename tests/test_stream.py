@@ -385,3 +385,26 @@ def test_streams_in_threads(backend):
         results = list(pool.map(work, xs))
     for x, got in zip(xs, results, strict=True):
         check_same(got, reference.smp_and_count(x, 0, mode="run"), backend)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_cpp_grouped_blocks_long_and_late_nonfinite(mode, dtype):
+    """The grouped (many contiguous pixels) stream path: blocks longer than its row chunks,
+    a NaN, an Inf and a scale overflow arriving only after every signal is warmed up."""
+    if "cpp" not in smpfast.available_backends():
+        pytest.skip("no cpp backend")
+    rng = np.random.default_rng(10)
+    x = frames_data(rng, 47, (4_133,), dtype)
+    x[30, 5] = np.nan  # second block
+    x[33, 2_000] = np.inf
+    x[40:43, 4_100] = 0.3 * np.finfo(dtype).max  # finite d, but the noise-floor scale overflows
+    for policy in POLICIES:
+        for height in (0.0, 1e-3):
+            options = dict(mode=mode, height=height, nan_policy=policy)
+            with np.errstate(over="ignore"):
+                want = reference.smp_and_count(x, 0, **options)
+            assert np.isnan(want[0][5]) == (policy == "propagate")  # the data reach the case
+            for cuts in ([21], [2, 23], [9, 18, 27, 36, 45]):
+                s = stream_in_blocks(x, cuts, "cpp", **options)
+                check_same(s.result(), want, "cpp", f"{options} {cuts}")
