@@ -64,8 +64,9 @@ def _pool_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) ->
     return x
 
 
-def _same(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    """Equal down to the sign of zero (NaN equals NaN)."""
+def _same(got: Any, want: Any, what: str) -> None:
+    """Equal down to the sign of zero (NaN equals NaN); both must be arrays."""
+    assert isinstance(got, np.ndarray) and isinstance(want, np.ndarray), what
     assert got.dtype == want.dtype and got.shape == want.shape, what
     np.testing.assert_array_equal(got, want, err_msg=what)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=what)
@@ -118,20 +119,20 @@ def test_max_pool_values_only_rules(simd: str, nn_backend: str) -> None:
     """PyTorch's rules inside a vector: first maximum (sign of zero), NaN anywhere wins."""
     n = 64  # outputs: several vectors on every target
     zeros = np.tile(np.array([-0.0, 0.0, 0.0, -0.0]), n // 2)  # windows (-0, +0), (+0, -0)
-    got = nn.max_pool1d(zeros[None, None], 2, backend=nn_backend)[0, 0]
+    got = np.asarray(nn.max_pool1d(zeros[None, None], 2, backend=nn_backend))[0, 0]
     _same(got, np.tile(np.array([-0.0, 0.0]), n // 2), f"{simd} zeros")
     x = np.full((1, 1, 2, 2 * n), 1.0)
     x[0, 0, 1, 5] = np.nan  # bottom-right of window 2
     x[0, 0, 0, 40] = np.nan  # top-left of window 20, then larger values after it
     x[0, 0, 1, 41] = 7.0
     x[0, 0, 0, 2 * n - 1] = np.inf
-    got = nn.max_pool2d(x, 2, backend=nn_backend)[0, 0, 0]
+    got = np.asarray(nn.max_pool2d(x, 2, backend=nn_backend))[0, 0, 0]
     want = np.ones(n)
     want[[2, 20]] = np.nan
     want[n - 1] = np.inf
     _same(got, want, f"{simd} NaN and inf")
     padded = nn.max_pool2d(np.full((1, 1, 4, 40), -np.inf), 2, padding=1, backend=nn_backend)
-    assert np.all(padded == -np.inf)  # padding never wins, -inf stays
+    assert np.all(np.asarray(padded) == -np.inf)  # padding never wins, -inf stays
 
 
 # --------------------------------------------------------------------------- convolution

@@ -112,7 +112,8 @@ class Conv2d:
 
 
 class Pool2d:
-    """Max pooling 2x2 with indices, average pooling 3x3 stride 2 padding 1, and the 1-D forms."""
+    """Max pooling 2x2 (with indices, and values only), average pooling 3x3 stride 2
+    padding 1, and the 1-D forms."""
 
     params: ClassVar = [list(BACKENDS), ["float32", "float64"], list(MAP_SIZES)]
     param_names: ClassVar = ["backend", "dtype", "size"]
@@ -128,6 +129,8 @@ class Pool2d:
             ref_out, ref_idx = fn(x, 2, return_indices=True, backend="numpy")
             check_equal(out, ref_out, f"{fn.__name__} values, backend {backend!r}")
             check_equal(idx, ref_idx, f"{fn.__name__} indices, backend {backend!r}")
+            values = fn(x, 2, backend=backend)  # the values-only kernel
+            check_equal(values, ref_out, f"{fn.__name__} values only, backend {backend!r}")
         for fn, x in ((nn.avg_pool2d, self.x), (nn.avg_pool1d, self.x1)):
             got = fn(x, 3, stride=2, padding=1, backend=backend)
             want = fn(x, 3, stride=2, padding=1, backend="numpy")
@@ -135,6 +138,12 @@ class Pool2d:
 
     def time_max_pool2d(self, backend, dtype, size):
         nn.max_pool2d(self.x, 2, return_indices=True, backend=backend)
+
+    def time_max_pool2d_values(self, backend, dtype, size):
+        nn.max_pool2d(self.x, 2, backend=backend)
+
+    def time_max_pool1d_values(self, backend, dtype, size):
+        nn.max_pool1d(self.x1, 2, backend=backend)
 
     def time_avg_pool2d(self, backend, dtype, size):
         nn.avg_pool2d(self.x, 3, stride=2, padding=1, backend=backend)
