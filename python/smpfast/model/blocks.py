@@ -253,19 +253,29 @@ class _Corr:
             self._cache[off] = (zero, zero)
             return zero, zero
         st = self.summary.stats
-        var_y = np.maximum(st["y2"] - st["y"] ** 2, 1e-300)
-        var_v = np.maximum(st["v2"] - st["v"] ** 2, 1e-300)
-        rho = (st["l_yy"][..., li] - st["y"] ** 2) / var_y
-        rho_v = (st["l_vv"][..., li] - st["v"] ** 2) / var_v
+        # centred by position where the summary has per-position means (measured
+        # summaries): mean differences between positions are not neighbour correlation
+        y2_0 = st.get("y2_0", st["y"] ** 2)
+        v2_0 = st.get("v2_0", st["v"] ** 2)
+        yy0 = st["l_yy0"][..., li] if "l_yy0" in st else st["y"] ** 2
+        vv0 = st["l_vv0"][..., li] if "l_vv0" in st else st["v"] ** 2
+        var_y = np.maximum(st["y2"] - y2_0, 1e-300)
+        var_v = np.maximum(st["v2"] - v2_0, 1e-300)
+        rho = (st["l_yy"][..., li] - yy0) / var_y
+        rho_v = (st["l_vv"][..., li] - vv0) / var_v
         rect = self.lat["rect"]
         if rect.any():
             alpha = self.lat["m"] / np.maximum(self.lat["s"], 1e-300)
-            rho_r = _orthant_corr(alpha, st["l_pp"][..., li])
             p = np.maximum(st["pos"], 1e-12)
+            pp0 = st["l_pp0"][..., li] if "l_pp0" in st else p**2
+            target = np.clip(st["l_pp"][..., li] - pp0 + p**2, 0.0, p)
+            rho_r = _orthant_corr(alpha, target)
             pp = np.maximum(st["l_pp"][..., li], 1e-12)
             ev = st["v_p"] / p
+            vvp0 = (st["l_vvp0"][..., li] / np.maximum(pp0, 1e-12) if "l_vvp0" in st
+                    else ev**2)
             var_vp = np.maximum(st["v2_p"] / p - ev**2, 1e-300)
-            rho_vr = (st["l_vv_p"][..., li] / pp - ev**2) / var_vp
+            rho_vr = (st["l_vv_p"][..., li] / pp - vvp0) / var_vp
             rho = np.where(rect, rho_r, rho)
             rho_v = np.where(rect, rho_vr, rho_v)
         out = (np.clip(rho, -0.98, 0.98), np.clip(rho_v, -0.98, 0.98))
@@ -674,7 +684,14 @@ def linear_sample_stats(
         size = aw * np.where(q > 0, d_abs / np.maximum(q, 1e-300), 0.0)  # |w| E|d| | active
         sparse = np.where(aw > 0, q * (1.0 - q) ** 2, 0.0)
         rel = np.minimum(1.0, size[..., None, :] / np.maximum(size[..., :, None], 1e-300))
-        busy_j = (sparse[..., None, :] * rel).sum(-1) - sparse  # (C_out, K, n_taps)
+        # only a same-sign neighbour merges with the kink into one peak; an opposite-sign
+        # one leaves two local maxima of |d| (P(w d > 0) per tap from the sign balance)
+        sp = ts["pos"][ch].transpose(0, 2, 1)
+        s_pos = np.where(wt > 0, sp, 1.0 - sp)  # (C_out, K, n_taps)
+        same = s_pos[..., :, None] * s_pos[..., None, :] + (1 - s_pos[..., :, None]) * (
+            1 - s_pos[..., None, :])
+        busy_j = (sparse[..., None, :] * rel * same).sum(-1) - sparse * np.diagonal(
+            same, axis1=-2, axis2=-1)  # (C_out, K, n_taps)
         share_j = size * q
         p_iso = (share_j * np.exp(-1.5 * busy_j)).sum(-1) / np.maximum(share_j.sum(-1), 1e-300)
         loc = p_iso * iso + (1 - p_iso) * dense

@@ -21,7 +21,12 @@ under the noise floor of :func:`smpfast.smp`):
 
 Spatial neighbours (offsets ``lags``: (0, 1), (1, -L) .. (L, L) in 2-D, 1 .. L in 1-D,
 none for features) per channel and bin: ``l_yy`` E[y_p y_p+o], ``l_vv`` E[v_p v_p+o],
-``l_pp`` P(both > 0), ``l_yy_p`` and ``l_vv_p`` the products times 1{both > 0}.
+``l_pp`` P(both > 0), ``l_yy_p`` and ``l_vv_p`` the products times 1{both > 0}; and the
+same products of the *per-position means* (``l_yy0 l_vv0 l_pp0 l_vvp0``: E_p[mu_y(p)
+mu_y(p+o)], the same for v, E_p[P(y_p > 0) P(y_p+o > 0)] and E_p[mu_v+(p) mu_v+(p+o)] with
+mu_v+ = E[v 1{y > 0}]; ``y2_0 v2_0`` per (channel, bin) E_p[mu_y(p)^2], E_p[mu_v(p)^2]).
+Biases and image borders give every position its own mean; pooling over positions
+without them would read those mean differences as neighbour correlation.
 Channel pairs at the same position per bin: ``cc_yy``, ``cc_vv``, ``cc_yv`` (K, C, C).
 Per channel, over signals: the mean and second moment of the input's own SMP in both
 modes (``smp_run smp_run2 smp_loc smp_loc2``), ``affine``, the fraction of signals with
@@ -52,6 +57,12 @@ STATS: tuple[str, ...] = (
 )
 #: Per (channel, bin, lag) statistics.
 LAG_STATS: tuple[str, ...] = ("l_yy", "l_vv", "l_pp", "l_yy_p", "l_vv_p")
+#: Per (channel, bin, lag) products of per-position means (computed in ``summary``).
+POS_LAG_STATS: tuple[str, ...] = ("l_yy0", "l_vv0", "l_pp0", "l_vvp0")
+#: Per (channel, bin) mean squares of per-position means (computed in ``summary``).
+POS_STATS: tuple[str, ...] = ("y2_0", "v2_0")
+#: Per-position sums kept by the accumulator (shape (C, K, *spatial)).
+_POS_SUMS: tuple[str, ...] = ("y", "v", "pos", "v_p")
 #: Per (bin, channel, channel) statistics.
 CC_STATS: tuple[str, ...] = ("cc_yy", "cc_vv", "cc_yv")
 #: Per channel statistics of the signals' own SMP.
@@ -196,6 +207,7 @@ class MomentAccumulator:
         self._shape: tuple[int, ...] = ()
         self._dtype: np.dtype[Any] = np.dtype(np.float64)
         self._lags: tuple[tuple[int, ...], ...] = ()
+        self._pos_sums: dict[str, np.ndarray] = {}
 
     def add(self, x: Any) -> None:
         """Add a chunk ``x`` of shape (T, n, C, *spatial) (float32 or float64)."""
@@ -235,6 +247,8 @@ class MomentAccumulator:
             self._sums[k] = np.zeros((K, C, C))
         for k in SMP_STATS:
             self._sums[k] = np.zeros(C)
+        for k in _POS_SUMS:
+            self._pos_sums[k] = np.zeros((C, K, *shape[1:]))
         self._count = np.zeros(K)
         self._lag_count = np.zeros((K, nl))
 
@@ -306,6 +320,12 @@ class MomentAccumulator:
         dd2[:-2] = red(df[:-2], df[2:])
         accr("dd1", dd1)
         accr("dd2", dd2)
+        # per-position sums over paths, per bin: (C, K, *spatial)
+        for name, a in (("y", y0), ("v", v), ("pos", pos), ("v_p", v * pos)):
+            per_tp = np.asarray(a, dtype=np.float64).sum(axis=1)  # (T-2, C, *sp)
+            sp = np.zeros((K, *per_tp.shape[1:]))
+            np.add.at(sp, bins, per_tp)
+            self._pos_sums[name] += np.moveaxis(sp, 0, 1)
         per_t_count = np.full(T - 2, float(n * int(np.prod(x.shape[3:], dtype=np.int64))))
         self._count += np.bincount(bins, weights=per_t_count, minlength=K)
         # spatial neighbours
@@ -366,6 +386,8 @@ class MomentAccumulator:
             raise ValueError("other: accumulators differ in T, shape, n_bins or max_lag")
         for k, val in other._sums.items():
             self._sums[k] += val
+        for k, val in other._pos_sums.items():
+            self._pos_sums[k] += val
         self._count += other._count
         self._lag_count += other._lag_count
         self._signals += other._signals
@@ -387,10 +409,42 @@ class MomentAccumulator:
         per_ch = float(self._signals * spatial)
         for k in SMP_STATS:
             stats[k] = self._sums[k] / per_ch
+        stats.update(self._position_stats())
         return Summary(
             T=self._T, shape=self._shape, n_bins=self.n_bins, lags=self._lags, stats=stats,
             dtype=self._dtype, n_signals=self._signals,
         )
+
+
+    def _position_stats(self) -> dict[str, np.ndarray]:
+        """Products of per-position means (:data:`POS_STATS`, :data:`POS_LAG_STATS`)."""
+        C, K = self._shape[0], self.n_bins
+        n_sp = len(self._shape) - 1
+        # samples per position and bin: paths x samples in the bin
+        per_pos = np.maximum(self._count / max(int(np.prod(self._shape[1:])), 1), 1.0)
+        cnt = per_pos.reshape((1, K) + (1,) * n_sp)
+        mu = {k: v / cnt for k, v in self._pos_sums.items()}
+        sp_axes = tuple(range(2, 2 + n_sp))
+        out: dict[str, np.ndarray] = {
+            "y2_0": (mu["y"] ** 2).mean(axis=sp_axes) if n_sp else mu["y"] ** 2,
+            "v2_0": (mu["v"] ** 2).mean(axis=sp_axes) if n_sp else mu["v"] ** 2,
+        }
+        nl = len(self._lags)
+        for k in POS_LAG_STATS:
+            out[k] = np.zeros((C, K, nl))
+        pos = mu["pos"]
+        ev = mu["v_p"]
+        for li, off in enumerate(self._lags):
+            a_sl, b_sl = _lag_slices(self._shape[1:], off)
+            if a_sl is None or b_sl is None:
+                continue
+            ia: tuple[Any, ...] = (slice(None), slice(None), *a_sl)
+            ib: tuple[Any, ...] = (slice(None), slice(None), *b_sl)
+            out["l_yy0"][..., li] = (mu["y"][ia] * mu["y"][ib]).mean(axis=sp_axes)
+            out["l_vv0"][..., li] = (mu["v"][ia] * mu["v"][ib]).mean(axis=sp_axes)
+            out["l_pp0"][..., li] = (pos[ia] * pos[ib]).mean(axis=sp_axes)
+            out["l_vvp0"][..., li] = (ev[ia] * ev[ib]).mean(axis=sp_axes)
+        return out
 
 
 def _lag_slices(
