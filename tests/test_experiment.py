@@ -95,3 +95,39 @@ def test_figures_are_skipped_without_matplotlib(tmp_path, monkeypatch):
     res = ex.run_experiments(tmp_path, configs=_tiny()[:1], echo=None)
     assert res["figures"] == [] and "matplotlib" in res["note"]
     assert "figures skipped" in (tmp_path / "report.md").read_text()
+
+
+def test_e1_ratio_run_resolves_smooth_curvature():
+    # the gated E1 configuration: ReLU's local SMP >= 100x every smooth activation's at
+    # the same input scale (N(0, 1) endpoints) and T; at T = 256 tanh gives only ~70x
+    import numpy as np
+
+    import smpfast
+    from smpfast import nets, paths
+
+    cfgs = [c for c in ex.e1_configs(False) if c.dtype in ex.E1_RATIO_DTYPES]
+    assert cfgs and {c.T for c in cfgs} == {ex.E1_RATIO_T}
+    x = paths.random_linear(12, (1, 2, 2), ex.E1_RATIO_T, 0)
+    relu = smpfast.smp(np.maximum(x, 0.0), axis=0, mode="local").mean()
+    for block in (nets.Tanh(), nets.Sigmoid(), nets.Softplus(), nets.GELU(), nets.ELU()):
+        y = nets.Sequential([block], seed=0)(x.reshape(-1, 1, 2, 2)).reshape(x.shape)
+        smooth = smpfast.smp(y, axis=0, mode="local").mean()
+        assert relu >= ex.E1_RATIO * smooth, (block.name, relu / smooth)
+
+
+def _cell(name: str, dtype: str, local: float) -> dict:
+    row = {"measured_mean": local, "zero": False, "rel_error": 0.0, "index": 0,
+           "block": name, "measured_std": 0.0, "predicted_std": 0.0}
+    return {"experiment": "E1", "dtype": dtype, "blocks": [name], "name": name,
+            "reports": {f"empirical/{m}": [row] for m in ("run", "local")},
+            "sem_target_met": True}
+
+
+def test_e1_gates_the_ratio_on_float64_only():
+    cells = [_cell("relu", "float64", 1.0), _cell("tanh", "float64", 0.005),
+             _cell("relu", "float32", 1.0), _cell("tanh", "float32", 0.1)]
+    acc = ex.acceptance(cells)["E1"]
+    assert acc["pass"]
+    assert acc["relu_over_smooth_local"]["float32"]["tanh"] == pytest.approx(10.0)
+    cells[1] = _cell("tanh", "float64", 0.02)  # 50x: fails
+    assert not ex.acceptance(cells)["E1"]["pass"]
