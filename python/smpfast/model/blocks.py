@@ -336,7 +336,10 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     # the overlap needs the curvature given the latent value: measured for plain inputs;
     # for rectified inputs the regression on rectified values is biased, so it is left out
     plain = not bool(lat["rect"].any())
-    curv = _curvature_given_value(summary) if mode == "run" and not single and plain else None
+    cgv = _curvature_given_value(summary) if not single and plain else None
+    # share of |d| mass sitting on local peaks (per sample, per unit |d|)
+    pk_share = summary["pk"] / np.maximum(summary["d_abs"], 1e-300)
+    curv = cgv if mode == "run" else None
     for masks, count in classes.items():
         grids = [
             [j * dl for j, ok in enumerate(mask) if ok]
@@ -344,7 +347,8 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
         ]
         elems = [tuple(e) for e in np.array(np.meshgrid(*grids, indexing="ij")).reshape(
             len(grids), -1).T.tolist()]
-        sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect, curv)
+        sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect, curv, cgv,
+                                       cgv if mode == "local" else None, pk_share)
         w1, w2 = win.pick(mode), win.pick(mode, True)
         kink_mean = (sw1 * w1).sum(axis=1)
         kink_sq = (sw2 * w2).sum(axis=1)
@@ -464,12 +468,45 @@ def _overlap(
     return np.asarray((D[..., 0] * term * wt).sum(-1))
 
 
+def _overlap_local(
+    u: np.ndarray, mm: np.ndarray, varz: np.ndarray,
+    curv: tuple[np.ndarray, np.ndarray, np.ndarray], pk_share: np.ndarray,
+) -> np.ndarray:
+    """Local mode's :func:`_overlap`: E[|z'| (max(|a D + c|, |(1-a) D + c|) - max(a, 1-a) D)].
+
+    The kink's peak sits on the maximum's curvature c (taken equal on the kink's two
+    samples, a smooth curve's curvature barely changes in one sample); the curvature's
+    own lobe peak is counted among the survivors: a peak of it on the kink's two samples
+    (probability ``pk_share`` per sample and unit |c|) is no longer a peak of its own.
+    """
+    md, gam, sdc = (c[..., None] for c in curv)
+    mu_c = md + gam * (u - mm)  # (C, K, n_u)
+    e_c = g.abs_moments(mu_c, np.broadcast_to(sdc, mu_c.shape))[0]
+    xc, wc = g.hermite(12)
+    xt, wt = g.legendre(16)
+    t = 3.0 * (xt + 1.0)
+    wt = 3.0 * wt * 2.0 * g.pdf(t)
+    xa, wa = g.legendre(6)
+    a = (xa + 1.0) / 4.0  # a in [0, 1/2]: max(a, 1 - a) = 1 - a by symmetry
+    wa = wa / 2.0
+    sdz = np.sqrt(varz)[..., None, None, None]
+    D = sdz * t[:, None, None]  # (.., n_D, 1, 1)
+    c = (mu_c[..., None, None, None] + sdc[..., None, None, None] * xc[None, :, None])
+    peak = np.maximum(np.abs(a * D + c), np.abs((1 - a) * D + c)) - (1 - a) * D
+    term = (peak * wa).sum(-1)  # (C, K, n_u, n_D, n_c)
+    term = (term * wc).sum(-1) - 2.0 * pk_share[..., None, None] * e_c[..., None]
+    return np.asarray((D[..., 0, 0] * term * wt).sum(-1))
+
+
 def _pool_terms(
     elems: list[tuple[int, ...]],
     lat: dict[str, np.ndarray],
     corr: _Corr,
     rect: np.ndarray,
     curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    surv_curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    local_curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    pk_share: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Switch (and zero-crossing) rates per unit time and the survivor weight, per (C, K).
 
@@ -482,9 +519,16 @@ def _pool_terms(
     curvature of the maximum on the same two samples, run mode's |a D + c| instead of
     a D + |c| (the maximum is high, so its curvature is mostly negative and the convex
     kink partly cancels it). Without ``curv`` (affine inputs) there is no overlap.
+
+    ``surv_curv`` (same form, plain inputs): the survivor weight is then
+    E[|d_i| 1{i is the max}] / E|d_i| rather than P(i is the max): the maximum is high,
+    and on a stationary path a high value has a larger curvature |d| (E[d | y] is linear
+    in y), so the kinks and curvature the maximum keeps are larger than average.
     """
     m, s, mp, sp, r = lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"]
     s = np.maximum(s, 1e-300)
+    if pk_share is None:
+        pk_share = np.zeros_like(m)
     k = len(elems)
     shape = m.shape
     sw1 = np.zeros(shape)
@@ -523,11 +567,21 @@ def _pool_terms(
             sw2 += (dens * m3z * prob * du).sum(axis=-1)
             if curv is not None:
                 sw1 += (dens * _overlap(u, mm, varz, curv) * prob * du).sum(axis=-1)
+            elif local_curv is not None:
+                sw1 += (dens * _overlap_local(u, mm, varz, local_curv, pk_share) * prob
+                        * du).sum(axis=-1)
     surv = np.zeros(shape)
     _, r2, r3 = g.rice_terms(0.0, m, s, mp, sp, r)
+    if surv_curv is not None:
+        md, gam, sdc = (c[..., None] for c in surv_curv)
+        e_du = g.abs_moments(md + gam * (u - mm), np.broadcast_to(sdc, u.shape))[0]
+        norm = (g.pdf((u - mm) / ss) / ss * e_du * du).sum(axis=-1)
+        e_w = e_du / np.maximum(norm, 1e-300)[..., None]
+    else:
+        e_w = np.ones_like(u)
     for ia in range(k):
         a = elems[ia]
-        dens = g.pdf((u - mm) / ss) / ss
+        dens = g.pdf((u - mm) / ss) / ss * e_w
         others = [il for il in range(k) if il != ia]
         ra = [rho(a, elems[il])[0] for il in others]
         rll = [[rho(elems[il], elems[jl])[0] for jl in others] for il in others]
