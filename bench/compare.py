@@ -731,7 +731,7 @@ def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
             impl = f"torch F.{case.block}" + (" (no indices)" if key != "torch" else "")
             kind, thr = "peer", torch.get_num_threads()
             if key != "torch":
-                notes[key] = "values only; smpfast always computes the indices"
+                notes[key] = "values only (the smpfast rows return indices too)"
         row = Row(NN_GROUP, label, impl, kind, thr if t else None, t, note=notes.get(key, ""))
         row.estimated = key == "numpy" and bool(estimate)
         if t is not None:

@@ -1,5 +1,7 @@
 """Type stubs for the compiled extension ``smpfast._core`` (cpp/bindings)."""
 
+from typing import Literal, overload
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,10 +39,16 @@ def conv2d(
     bias: npt.NDArray[np.floating] | None,
     sh: int, sw: int, ph: int, pw: int, dh: int, dw: int, groups: int, threads: int = 1,
 ) -> npt.NDArray[np.floating]: ...
+@overload
 def max_pool2d(
     x: npt.NDArray[np.floating], kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
-    dh: int, dw: int, ho: int, wo: int, with_indices: bool, threads: int = 1,
+    dh: int, dw: int, ho: int, wo: int, with_indices: Literal[True], threads: int = 1,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    x: npt.NDArray[np.floating], kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+    dh: int, dw: int, ho: int, wo: int, with_indices: Literal[False], threads: int = 1,
+) -> npt.NDArray[np.floating]: ...
 def avg_pool2d(
     x: npt.NDArray[np.floating], kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
     ho: int, wo: int, count_include_pad: bool, threads: int = 1,

@@ -51,15 +51,15 @@ def max_pool2d(
     h, w = x.shape[2:]
     ho = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     wo = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
-    # _core.max_pool2d returns (out, indices) with indices, else out alone
-    res: Any = _core.max_pool2d(
+    args = (
         x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
-        dilation[0], dilation[1], ho, wo, with_indices, _config.get_num_threads(),
+        dilation[0], dilation[1], ho, wo,
     )  # fmt: skip
+    threads = _config.get_num_threads()
     if with_indices:
-        out, index = res
+        out, index = _core.max_pool2d(*args, True, threads)
         return np.asarray(out), np.asarray(index)
-    return np.asarray(res), None
+    return np.asarray(_core.max_pool2d(*args, False, threads)), None
 
 
 def avg_pool2d(
