@@ -697,6 +697,8 @@ def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
         fns[b] = fn
     fns["torch"] = torch_call(case.block, x, w)
     if case.block == "max_pool2d":
+        if "cpp" in fns:  # the default call (no indices), as torch's default
+            fns["cpp values only"] = lambda: nn.max_pool2d(x, 2, backend="cpp")
         fns["torch values only"] = torch_call(case.block, x, w, indices=False)
     print(f" ok; timing {', '.join(fns)} ...", flush=True)
     timings = timeit_interleaved(fns, args.nn_repeat)
@@ -711,11 +713,13 @@ def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
 
     torch_best = timings["torch"].best
     rows = []
-    for key in (*BACKENDS, "torch", "torch values only"):
-        if key == "torch values only" and key not in timings:
+    for key in (*BACKENDS, "cpp values only", "torch", "torch values only"):
+        if key.endswith("values only") and key not in timings:
             continue
         t = timings.get(key)
-        if key in BACKENDS:
+        if key == "cpp values only":
+            impl, kind, thr = "cpp (no indices)", "backend", smpfast.get_num_threads()
+        elif key in BACKENDS:
             impl = backend_label(key) + (" (est.)" if key == "numpy" and estimate else "")
             kind = "backend"
             if key == "numpy":
@@ -731,7 +735,7 @@ def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
             impl = f"torch F.{case.block}" + (" (no indices)" if key != "torch" else "")
             kind, thr = "peer", torch.get_num_threads()
             if key != "torch":
-                notes[key] = "values only (the smpfast rows return indices too)"
+                notes[key] = "values only; the cpp (no indices) row compares with this"
         row = Row(NN_GROUP, label, impl, kind, thr if t else None, t, note=notes.get(key, ""))
         row.estimated = key == "numpy" and bool(estimate)
         if t is not None:
@@ -740,7 +744,8 @@ def run_nn_case(case: NNCase, args: argparse.Namespace) -> list[Row]:
             else:
                 row.gbps = x.nbytes / t.best / 1e9
             if kind == "backend":
-                row.vs_torch = torch_best / t.best
+                peer = timings["torch values only"].best if key == "cpp values only" else torch_best
+                row.vs_torch = peer / t.best
         rows.append(row)
     return rows
 

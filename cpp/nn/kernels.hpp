@@ -17,7 +17,7 @@
 
 #include "plan.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__FMA__)
 #include <immintrin.h>
 #endif
 
@@ -48,8 +48,8 @@ inline void store_vec(E* p, V v) {
     std::memcpy(p, &v, sizeof(V));
 }
 
-// acc + s * x, fused where the target has FMA (AVX-512), else rounded twice as the
-// scalar code (the build uses -ffp-contract=off).
+// acc + s * x, fused where the target has FMA (AVX-512; AVX2, whose target also
+// requires FMA), else rounded twice as the scalar code (the build uses -ffp-contract=off).
 template <class V, class E>
 inline V madd(V acc, E s, V x) {
 #if defined(__AVX512F__)
@@ -57,11 +57,14 @@ inline V madd(V acc, E s, V x) {
         return _mm512_fmadd_ps(_mm512_set1_ps(s), x, acc);
     else if constexpr (sizeof(V) == 64 && sizeof(E) == 8)
         return _mm512_fmadd_pd(_mm512_set1_pd(s), x, acc);
-    else
-        return acc + s * x;
-#else
-    return acc + s * x;
 #endif
+#if defined(__FMA__)
+    if constexpr (sizeof(V) == 32 && sizeof(E) == 4)
+        return _mm256_fmadd_ps(_mm256_set1_ps(s), x, acc);
+    else if constexpr (sizeof(V) == 32 && sizeof(E) == 8)
+        return _mm256_fmadd_pd(_mm256_set1_pd(s), x, acc);
+#endif
+    return acc + s * x;
 }
 
 // ------------------------------------------------------------------------ convolution

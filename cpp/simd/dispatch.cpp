@@ -25,7 +25,7 @@ bool always() { return true; }
 #if defined(SMPFAST_X86_TARGETS)
 bool has_avx2() {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 bool has_avx512() {
     __builtin_cpu_init();
