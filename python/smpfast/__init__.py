@@ -34,6 +34,11 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBMODULES])
+
+
 __all__ = [
     "SMPStream",
     "__version__",
