@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._astronaut import astronaut_crops
+
 __all__ = ["FaceMesh", "astronaut_face_192", "facemesh_model_path"]
 
 #: The face region of ``skimage.data.astronaut()`` for the landmark model: the O-Net face
@@ -106,21 +108,5 @@ def astronaut_face_192(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.n
     >>> crops.shape  # doctest: +SKIP
     (1, 192, 192, 3)
     """
-    try:
-        from skimage import data, transform
-    except ImportError:
-        raise ImportError("needs scikit-image: pip install scikit-image") from None
-    sk_data: Any = data
-    sk_transform: Any = transform
-    img = sk_data.astronaut()
-    top, left, size = ASTRONAUT_ROI
-    half = (n_side - 1) / 2.0
-    crops, boxes = [], []
-    for i in range(n_side):
-        for j in range(n_side):
-            y0 = round(top + (i - half) * step)
-            x0 = round(left + (j - half) * step)
-            patch = img[y0:y0 + size, x0:x0 + size]
-            crops.append(sk_transform.resize(patch, (192, 192), anti_aliasing=True))
-            boxes.append((y0, x0, size))
-    return np.asarray(crops, dtype=np.float32), np.asarray(boxes, dtype=np.int64)
+    crops, boxes = astronaut_crops(ASTRONAUT_ROI, 192, n_side, step, "astronaut_face_192")
+    return crops.astype(np.float32), boxes

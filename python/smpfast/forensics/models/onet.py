@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from ._astronaut import astronaut_crops
+
 __all__ = ["ASTRONAUT_FACE", "MEAN", "SCALE", "face_crops", "landmarks_in_image",
            "load_onet_state", "onet_nets", "onet_torch", "onet_weights_path", "preprocess"]
 
@@ -274,25 +276,8 @@ def face_crops(n_side: int = 3, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
     >>> crops.shape, boxes.tolist()  # doctest: +SKIP
     ((1, 48, 48, 3), [[70, 180, 120]])
     """
-    try:
-        from skimage import data, transform
-    except ImportError:
-        raise ImportError("face_crops needs scikit-image: pip install scikit-image") from None
-    sk_data: Any = data
-    sk_transform: Any = transform
-    img = sk_data.astronaut()
-    top, left, size = ASTRONAUT_FACE
-    half = (n_side - 1) / 2.0
-    crops, boxes = [], []
-    for i in range(n_side):
-        for j in range(n_side):
-            y0 = round(top + (i - half) * step)
-            x0 = round(left + (j - half) * step)
-            patch = img[y0:y0 + size, x0:x0 + size]
-            crops.append(np.clip(np.round(
-                sk_transform.resize(patch, (48, 48), anti_aliasing=True) * 255.0), 0, 255))
-            boxes.append((y0, x0, size))
-    return np.asarray(crops, dtype=np.uint8), np.asarray(boxes, dtype=np.int64)
+    crops, boxes = astronaut_crops(ASTRONAUT_FACE, 48, n_side, step, "face_crops")
+    return np.clip(np.round(crops * 255.0), 0, 255).astype(np.uint8), boxes
 
 
 def landmarks_in_image(out: np.ndarray, boxes: np.ndarray) -> np.ndarray:
