@@ -10,7 +10,7 @@ HELP = "per-image SMP along rows and columns of every image, to a CSV/Parquet ta
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``smpfast images``."""
-    from .stack import parse_size
+    from .stack import add_smp_options
 
     parser.add_argument("source", help="an image folder or glob (quote it), a multi-page TIFF, "
                         "a .npy array (N, H, W[, C]) or a Zarr array store")
@@ -18,15 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output table: .csv, or .parquet (needs pyarrow)")
     parser.add_argument("--axes", choices=("rows+cols", "rows", "cols"), default="rows+cols",
                         help="directions measured (default rows+cols)")
-    parser.add_argument("--mode", choices=("local", "run"), default="local",
-                        help="peak mode (default local)")
-    parser.add_argument("--height", type=float, default=0.0, help="minimum peak magnitude")
-    parser.add_argument("--tol", type=float, default=None,
-                        help="relative noise floor (default 8 eps of the dtype)")
-    parser.add_argument("--nan-policy", choices=("propagate", "raise", "omit"),
-                        default="propagate", help="signals with NaN/Inf (default propagate)")
-    parser.add_argument("--chunk-bytes", type=parse_size, default="64M", metavar="SIZE",
-                        help="images per block, in bytes (default 64M)")
+    add_smp_options(parser, "images")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable images (left out of the table, listed on stderr)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",

@@ -42,6 +42,25 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def add_smp_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    """The SMP options shared by ``smpfast stack`` and ``smpfast images``.
+
+    ``--mode``, ``--height``, ``--tol``, ``--nan-policy`` (the keywords of
+    :func:`smpfast.smp`) and ``--chunk-bytes`` (``unit`` read per block).
+    """
+    from .._validate import MODES, NAN_POLICIES
+
+    parser.add_argument("--mode", choices=MODES, default="local",
+                        help="peak mode (default local)")
+    parser.add_argument("--height", type=float, default=0.0, help="minimum peak magnitude")
+    parser.add_argument("--tol", type=float, default=None,
+                        help="relative noise floor (default 8 eps of the dtype)")
+    parser.add_argument("--nan-policy", choices=NAN_POLICIES,
+                        default="propagate", help="signals with NaN/Inf (default propagate)")
+    parser.add_argument("--chunk-bytes", type=parse_size, default="64M", metavar="SIZE",
+                        help=f"{unit} per block, in bytes (default 64M)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``smpfast stack``."""
     parser.add_argument("source", help="a .npy file, an image folder or glob (quote it), a "
@@ -50,15 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output directory (created if missing)")
     parser.add_argument("--axis", type=int, default=0, help="frame axis of a .npy/Zarr array "
                         "(default 0)")
-    parser.add_argument("--mode", choices=("local", "run"), default="local",
-                        help="peak mode (default local)")
-    parser.add_argument("--height", type=float, default=0.0, help="minimum peak magnitude")
-    parser.add_argument("--tol", type=float, default=None,
-                        help="relative noise floor (default 8 eps of the dtype)")
-    parser.add_argument("--nan-policy", choices=("propagate", "raise", "omit"),
-                        default="propagate", help="signals with NaN/Inf (default propagate)")
-    parser.add_argument("--chunk-bytes", type=parse_size, default="64M", metavar="SIZE",
-                        help="frames per block, in bytes (default 64M)")
+    add_smp_options(parser, "frames")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable images (listed in summary.json)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw smp.png")
