@@ -265,3 +265,19 @@ def test_parity_simd_targets(active_simd_target, mode, dtype):
         pos_ref, mag_ref = reference.find_peaks(x[0], mode=mode)
         np.testing.assert_array_equal(pos, pos_ref)
         np.testing.assert_allclose(mag, mag_ref, rtol=RTOL, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_parity_simd_targets_wide_rows(active_simd_target, mode, dtype):
+    """Stack layouts wide enough for the grouped in-place kernels (thousands of adjacent
+    signals per frame), path lengths around their row chunks, NaN/Inf included."""
+    rng = np.random.default_rng(8)
+    for length, width in ((3, 2304), (6, 4100), (37, 2 * 2048 + 40)):
+        x = signals(rng, (length, 2, width), 0, dtype, nonfinite=0.002)
+        x[:, 1, 100:108] = 3.0  # plateaus: |d| == 0 over a run of samples
+        for view, h in itertools.product((x, x[::-1]), (0.0, some_height(x, 0))):
+            options = {"mode": mode, "height": h}
+            got = smpfast.smp_and_count(view, 0, backend="cpp", **options)
+            context = f"simd={active_simd_target} shape={x.shape} {options}"
+            assert_same_measure(got, reference_measure(view, 0, **options), context)

@@ -29,6 +29,7 @@
 
 #include "../smp/plan.hpp"
 #include "../smp/scalar.hpp"
+#include "avx2_f32.hpp"
 #include "avx512_f32.hpp"
 
 #if defined(__AVX__)
@@ -59,6 +60,13 @@ constexpr std::int64_t kPrefetchRows = SMPFAST_PREFETCH_ROWS;
 #endif
 constexpr int kGroup = SMPFAST_GROUP_BYTES / (U * VB) > 0 ? SMPFAST_GROUP_BYTES / (U * VB) : 1;
 constexpr std::int64_t kGroupRows = SMPFAST_GROUP_ROWS;
+// Rows per chunk where advance() walks vector by vector (the state is loaded and stored
+// once per vector and chunk, so longer chunks amortise it; G * W samples per row stay in
+// L1/L2 between the vectors of a block).
+#ifndef SMPFAST_VECTOR_GROUP_ROWS
+#define SMPFAST_VECTOR_GROUP_ROWS 4
+#endif
+constexpr std::int64_t kVectorGroupRows = SMPFAST_VECTOR_GROUP_ROWS;
 // Rows per chunk of the stream kernel's groups: rows() loads and stores the lane state
 // (on the stack, L2) once per chunk, so longer chunks than the batch kernel's amortise it.
 #ifndef SMPFAST_STREAM_GROUP_ROWS
@@ -334,6 +342,34 @@ struct Block {
         }
     }
 
+    // True where advance() walks vector by vector (the AVX2 float32 kernel).
+    template <bool H>
+    static constexpr bool by_vector() {
+#ifdef SMPFAST_HAVE_AVX2_F32
+        return std::is_same_v<E, float> && !H;
+#else
+        return false;
+#endif
+    }
+
+    // rows(), or the target's vector-by-vector kernel where it has one (same decisions).
+    template <Mode M, bool H>
+    static void advance(State& S, const char* row, std::int64_t stride, std::int64_t nrows,
+                        double height, double tol, std::int64_t ahead) {
+#ifdef SMPFAST_HAVE_AVX2_F32
+        if constexpr (by_vector<H>()) {
+            if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
+            S.unflushed += nrows;
+            for (int u = 0; u < U; ++u)  // one prefetch per 64-byte line
+                Avx2F32::rows<M>(S, u, row + u * VB, stride, nrows, static_cast<float>(tol),
+                                 (u * VB) % 64 == 0 ? ahead : 0);
+            (void)height;
+            return;
+        }
+#endif
+        rows<M, H>(S, row, stride, nrows, height, tol, ahead);
+    }
+
     // The same advance as rows(), vector by vector: each of the U vectors takes all
     // `nrows` rows with its state in registers, then the next one (the rows of one chunk
     // stay in L1 between them). Lanes are independent and each lane sees the same
@@ -349,6 +385,12 @@ struct Block {
         if constexpr (std::is_same_v<E, float> && !(M == Mode::run && H) &&
                       !(M == Mode::local && H)) {
             rows<M, H, Z>(S, row, stride, nrows, height, tol, ahead);
+            return;
+        }
+#endif
+#ifdef SMPFAST_HAVE_AVX2_F32
+        if constexpr (by_vector<H>()) {
+            advance<M, H>(S, row, stride, nrows, height, tol, ahead);
             return;
         }
 #endif
@@ -460,7 +502,7 @@ struct Block {
             init(S, lane0, lane0 + ps);
             for (std::int64_t t = 2; t < T; t += kMaxRowsPerCall) {
                 const std::int64_t nr = T - t < kMaxRowsPerCall ? T - t : kMaxRowsPerCall;
-                rows<M, H>(S, lane0 + t * ps, ps, nr, P.height, P.tol, kPrefetchRows * ps);
+                advance<M, H>(S, lane0 + t * ps, ps, nr, P.height, P.tol, kPrefetchRows * ps);
             }
         } else {
             // Pack tiles of kTileRows x W samples (missing lanes are zeros), run in place.
@@ -487,6 +529,13 @@ struct Block {
                                                              next_block);
                 }
 #endif
+#ifdef SMPFAST_HAVE_AVX2_F32
+                if constexpr (std::is_same_v<E, float>) {
+                    if (valid == W && ps == 4)
+                        done = Avx2F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr,
+                                                           next_block);
+                }
+#endif
                 if (signal_major) {
                     for (int j = 0; j < valid; ++j) {
                         const char* src = src0 + j * P.lane_stride + done * ps;
@@ -506,9 +555,9 @@ struct Block {
                 const char* r0 = reinterpret_cast<const char*>(tile);
                 if (t0 == 0) {
                     init(S, r0, r0 + row_bytes);
-                    rows<M, H>(S, r0 + 2 * row_bytes, row_bytes, nr - 2, P.height, P.tol, 0);
+                    advance<M, H>(S, r0 + 2 * row_bytes, row_bytes, nr - 2, P.height, P.tol, 0);
                 } else {
-                    rows<M, H>(S, r0, row_bytes, nr, P.height, P.tol, 0);
+                    advance<M, H>(S, r0, row_bytes, nr, P.height, P.tol, 0);
                 }
             }
         }
@@ -529,10 +578,11 @@ struct Block {
         const std::int64_t ps = P.path_stride;
         const std::int64_t wb = W * static_cast<std::int64_t>(sizeof(E));
         for (int g = 0; g < kGroup; ++g) init(S[g], lane0 + g * wb, lane0 + g * wb + ps);
-        for (std::int64_t t = 2; t < T; t += kGroupRows) {
-            const std::int64_t nr = T - t < kGroupRows ? T - t : kGroupRows;
+        constexpr std::int64_t R = by_vector<H>() ? kVectorGroupRows : kGroupRows;
+        for (std::int64_t t = 2; t < T; t += R) {
+            const std::int64_t nr = T - t < R ? T - t : R;
             for (int g = 0; g < kGroup; ++g)
-                rows<M, H>(S[g], lane0 + g * wb + t * ps, ps, nr, P.height, P.tol, kGroupRows * ps);
+                advance<M, H>(S[g], lane0 + g * wb + t * ps, ps, nr, P.height, P.tol, R * ps);
         }
         for (int g = 0; g < kGroup; ++g)
             finish<M, H>(S[g], P, lane0 + g * wb, W, smp + g * W * P.lane_out_stride,
