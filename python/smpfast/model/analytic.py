@@ -103,6 +103,7 @@ def input_summary(
         var_d = np.zeros(t.shape)
         cov_yd = np.zeros(t.shape)
         dd = (0.0, 0.0)
+        vd = 0.0
         affine = 1.0
     elif path == "gaussian":
         ell = float(kw.get("length_scale", 8.0))
@@ -121,6 +122,8 @@ def input_summary(
             return sum(c[a] * c[b] * k(j + b - a) for a in range(3) for b in range(3))
 
         dd = (dcov(1), dcov(2))
+        # Cov(v_t, d_t+1) = (Cov(y_t+1, d_t+1) - Cov(y_t-1, d_t+1)) / 2
+        vd = 0.5 * ((2 * k(1) - 2 * k(0)) - (k(3) - 2 * k(2) + k(1)))
         affine = 0.0
     else:
         raise ValueError(f"path must be 'linear' or 'gaussian'; got {path!r}")
@@ -148,6 +151,7 @@ def input_summary(
         "c_yd": cov_yd + 0.0,
         "dd1": np.full(t.shape, dd[0]),
         "dd2": np.full(t.shape, dd[1]),
+        "vd": np.full(t.shape, vd),
     }
     sd_d = np.sqrt(var_d)
     per_t["d_abs"] = sd_d * math.sqrt(2 / math.pi)
@@ -401,7 +405,26 @@ def _kink_stats(
         "d_act": np.minimum(2 * rate0 * f_int, 1.0),
         "dd1": rate2 / 6.0 * f_int,
         "dd2": np.zeros_like(rate1),
+        "vd": np.zeros_like(rate1),
     }
+
+
+def _mean_curvature(y: np.ndarray, T: int) -> np.ndarray:
+    """E[d] per (channel, bin) from the per-bin mean E[y] of a block output.
+
+    E[d[t]] = E[y[t+1]] - 2 E[y[t]] + E[y[t-1]] exactly: the second difference of the mean
+    function, y''(tau) h^2 with h = 1 / (T - 1) (finite differences on the bin centres).
+    For a pointwise-in-time block on a stationary path the mean is constant and E[d] = 0:
+    the convex kinks of a ReLU or a max are balanced by the concave curvature of the
+    high values they keep.
+    """
+    K = y.shape[-1]
+    if K < 3:
+        return np.zeros_like(y)
+    dtau = 1.0 / K
+    h = 1.0 / (T - 1)
+    d1 = np.gradient(y, dtau, axis=-1, edge_order=2)
+    return np.asarray(np.gradient(d1, dtau, axis=-1, edge_order=2) * h * h)
 
 
 def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> None:
@@ -412,10 +435,18 @@ def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> N
     dp, dn = _abs_split(m, s, md, sd, cov)
     tot = np.maximum(dp + dn, 1e-300)
     fp = np.where(dp + dn > 0, dp / tot, g.cdf(m / np.maximum(s, 1e-300)))
-    st["d_abs_p"] = st["d_abs"] * fp
-    st["d_abs_n"] = st["d_abs"] * (1 - fp)
-    st["pk_p"] = st["pk"] * fp
-    st["pk_n"] = st["pk"] * (1 - fp)
+    # d_abs_p / d_abs_n need the whole stencil on one side of 0: the samples next to a
+    # zero crossing are in neither (as in :func:`input_summary`)
+    mv = st["v"]
+    sv = np.sqrt(np.maximum(st["v2"] - mv**2, 0.0))
+    strad = _straddle(m, s, mv, sv, st["yv"] - st["y"] * mv, md, sd, cov)
+    scale = np.where(tot > 1e-300, st["d_abs"] / tot, 0.0)
+    sp = np.maximum(fp - strad * scale / np.maximum(st["d_abs"], 1e-300), 0.0)
+    sn = np.maximum(1 - fp - strad * scale / np.maximum(st["d_abs"], 1e-300), 0.0)
+    st["d_abs_p"] = st["d_abs"] * sp
+    st["d_abs_n"] = st["d_abs"] * sn
+    st["pk_p"] = st["pk"] * sp
+    st["pk_n"] = st["pk"] * sn
 
 
 # ----------------------------------------------------------------------------- covariances
@@ -596,8 +627,14 @@ def _propagate_linear(
     classes = linear_sample_stats(block, s, in_shape)
     e_abs = sum(cl["share"] * cl["e_abs"] for cl in classes)
     pk = sum(cl["share"] * cl["e_abs"] * cl["loc"] for cl in classes)
-    wsum2 = (W**2).sum(axis=2)  # (C_out, C_in)
-    wsum = W.sum(axis=2)
+    # border windows see fewer taps: the mean by the taps' inside share, the (co)variances
+    # by the mean fraction of taps inside (as for value and slope above)
+    if block.name == "linear":
+        wsum2 = (W**2).sum(axis=2)  # (C_out, C_in)
+        wsum = W.sum(axis=2)
+    else:
+        wsum2 = (W**2).sum(axis=2) * frac
+        wsum = np.einsum("ocp,p->oc", W, share)
     st["d_abs"] = np.asarray(e_abs)
     st["pk"] = np.asarray(pk)
     st["d"] = wsum @ st_in["d"]
@@ -605,6 +642,7 @@ def _propagate_linear(
     st["d2"] = wsum2 @ var_d_in + st["d"] ** 2
     st["dd1"] = wsum2 @ (st_in["dd1"] - st_in["d"] ** 2) + st["d"] ** 2
     st["dd2"] = wsum2 @ (st_in["dd2"] - st_in["d"] ** 2) + st["d"] ** 2
+    st["vd"] = wsum2 @ st_in["vd"]
     q = np.clip(st_in["d_act"], 0.0, 1.0 - 1e-12)
     nz = (np.abs(W) > 0).sum(axis=2)  # taps per input channel
     st["d_act"] = 1 - np.exp(nz @ np.log1p(-q))
@@ -686,10 +724,17 @@ def _propagate_relu(
         "d_abs": st_in["d_abs_p"] + np.abs(alpha) * st_in["d_abs_n"],
         "pk": st_in["pk_p"] + np.abs(alpha) * st_in["pk_n"],
         "d2": (st_in["d2"]) * (pos_in + alpha**2 * (1 - pos_in)),
-        "d": st_in["d"] * (pos_in + alpha * (1 - pos_in)),
+        # E[d 1{y > 0}] + alpha E[d 1{y < 0}], (y, d) jointly Gaussian: the regression
+        # E[d | y] = E d + gam (y - m) makes the positive side's curvature negative when
+        # Cov(y, d) < 0 (a high value sits on a concave stretch); on a stationary path this
+        # balances the convex ReLU kinks (E[d] of a stationary output is 0)
+        "d": st_in["d"] * (pos_in + alpha * (1 - pos_in)) + (1 - alpha) * (
+            st_in["c_yd"] - st_in["y"] * st_in["d"]) / np.maximum(sd, 1e-300) * g.pdf(
+            m / np.maximum(sd, 1e-300)),
         "d_act": st_in["d_act"] * (pos_in + (alpha != 0) * (1 - pos_in)),
         "dd1": st_in["dd1"] * (pos_in + alpha**2 * (1 - pos_in)),
         "dd2": st_in["dd2"] * (pos_in + alpha**2 * (1 - pos_in)),
+        "vd": st_in["vd"] * (pos_in + alpha**2 * (1 - pos_in)),
     }
     for k in ks:
         st[k] = ks[k] + surv[k]
@@ -816,9 +861,22 @@ def _propagate_maxpool(
     st["d_abs"] = ks["d_abs"] + base_abs * surv_w
     st["pk"] = ks["pk"] + base_pk * surv_w
     frac = np.where(base_abs > 0, base_abs * surv_w / np.maximum(st_in["d_abs"], 1e-300), 0.0)
-    for kk in ("d2", "d", "dd1", "dd2"):
-        st[kk] = ks[kk] + st_in[kk] * frac
-    st["d_act"] = np.minimum(ks["d_act"] + st_in["d_act"] * frac, 1.0)
+    # what the maximum keeps of a rectified input is the positive part's curvature, not
+    # the ReLU's zero-crossing kinks (the max's own zero crossings are among the new
+    # kinks): remove those kinks' share of d^2, lag products and activity (Rice terms of
+    # the latent input, as :func:`_kink_stats` puts them) before scaling by surv_w
+    r1_in, _, r3_in = g.rice_terms(0.0, m, sd, mp, lp["sp"], lp["r"])
+    kin = _kink_stats(r3_in * 0.0, r3_in, r1_in, T, K, 1.0)
+    for kk in ("d2", "dd1", "dd2", "vd", "d_act"):
+        smooth_part = (np.maximum(st_in[kk] - kin[kk], 0.0) if kk not in ("dd2", "vd")
+                       else st_in[kk])
+        kept = np.where(rect, smooth_part * surv_w, st_in[kk] * frac)
+        st[kk] = ks[kk] + kept
+    # E[d] is the second difference of the mean function (the kinks are convex, the
+    # maximum's own curvature is concave: its value is high); survivors' share by frac
+    # would miss that selection
+    st["d"] = _mean_curvature(st["y"], T)
+    st["d_act"] = np.minimum(st["d_act"], 1.0)
     st["c_yd"] = st_in["c_yd"] * frac
     st["d_abs_p"] = base_abs * surv_w
     st["pk_p"] = base_pk * surv_w
@@ -931,6 +989,7 @@ def _propagate_smooth(
     st["d2"] = np.maximum(gain2 * st_in["d2"], st["d_abs"] ** 2 * np.pi / 2)
     st["dd1"] = gain2 * st_in["dd1"]
     st["dd2"] = gain2 * st_in["dd2"]
+    st["vd"] = gain2 * st_in["vd"]
     st["d_act"] = np.where(st["d_abs"] > 0, 1.0, 0.0)
     st["c_yd"] = st["y"] * st["d"] + gain**2 * (st_in["c_yd"] - m * st_in["d"])
     _positive_part(st, st["y"], np.sqrt(_var(st, "y", "y2")))

@@ -621,7 +621,8 @@ def _taps(
     C = in_shape[0]
     if name == "linear":
         w = np.asarray(block.weight, dtype=np.float64)
-        return [w], [np.arange(w.shape[1])], [1.0]
+        # every output feature sees every input feature: channel of tap j is j
+        return [w], [np.broadcast_to(np.arange(w.shape[1]), w.shape).copy()], [1.0]
     if name == "batch_norm2d":
         scale = np.asarray(block.weight, np.float64) / np.sqrt(
             np.asarray(block.running_var, np.float64) + block.eps
@@ -730,13 +731,33 @@ def linear_sample_stats(
         var_d = (w2 * st["d2"][ch].transpose(0, 2, 1)).sum(-1)
         rho1 = (w2 * st["dd1"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
         rho2 = (w2 * st["dd2"][ch].transpose(0, 2, 1)).sum(-1) / np.maximum(var_d, 1e-300)
-        dense = g.gauss_peak_factor(rho1, rho2) * _interior(summary.T, K)
+        interior = _interior(summary.T, K)
+        gauss = g.gauss_peak_factor(rho1, rho2) * interior
+        # the output of many taps is near Gaussian: the Gaussian-sequence peak factor with
+        # the output's lag correlations, plus the first-order (Edgeworth) non-Gaussian
+        # correction. That correction is linear in the taps' fourth cumulants, which add
+        # with weight w^4: tap j's own deviation from its Gaussian factor enters with
+        # pi_j = (w_j^2 Var d_j)^2 / (sum_i w_i^2 Var d_i)^2 (exactly its own ratio for a
+        # single tap, 1/n of it for n equal taps)
+        d2 = st["d2"][ch].transpose(0, 2, 1)
+        d2s = np.maximum(d2, 1e-300)
+        own = np.where(d_abs > 0, pk / np.maximum(d_abs, 1e-300), 0.0)
+        own_gauss = g.gauss_peak_factor(
+            st["dd1"][ch].transpose(0, 2, 1) / d2s, st["dd2"][ch].transpose(0, 2, 1) / d2s
+        ) * interior[:, None]
+        pw = w2 * d2
+        pi = pw**2 / np.maximum(pw.sum(-1, keepdims=True), 1e-300) ** 2
+        dense = np.clip(gauss + (pi * np.where(d2 > 0, own - own_gauss, 0.0)).sum(-1),
+                        0.0, 1.0)
         # a kink of tap j keeps its isolated peak unless another tap puts a comparable
         # kink (size ratio min(1, |w_i| m_i / |w_j| m_j)) within the +-1 interval
         # neighbourhood (Poisson, 1.5 active samples per kink there); collisions come from
         # sparse taps only: a dense (smooth) tap keeps its own peak ratio
         size = aw * np.where(q > 0, d_abs / np.maximum(q, 1e-300), 0.0)  # |w| E|d| | active
-        sparse = np.where(aw > 0, q * (1.0 - q) ** 2, 0.0)
+        # another tap is present at the kink's samples with an isolated kink of its own
+        # (q (1 - q)^2) or, active on the whole neighbourhood (q^3), as a background
+        # curvature that the kink sits on: either way the kink's peak is no longer its own
+        sparse = np.where(aw > 0, q * (1.0 - q) ** 2 + q**3, 0.0)
         rel = np.minimum(1.0, size[..., None, :] / np.maximum(size[..., :, None], 1e-300))
         # only a same-sign neighbour merges with the kink into one peak; an opposite-sign
         # one leaves two local maxima of |d| (P(w d > 0) per tap from the sign balance)
@@ -761,8 +782,15 @@ def _abs_sum(
     wt: np.ndarray, q: np.ndarray, ts: dict[str, np.ndarray], ch: np.ndarray,
     st: dict[str, np.ndarray],
 ) -> np.ndarray:
-    """E|sum w d| per (C_out, K): Gaussian where every tap is dense, else by the CF."""
-    dense = np.all((q >= 0.999) | (wt == 0), axis=-1)  # (C_out, K)
+    """E|sum w d| per (C_out, K): Gaussian where every tap is dense, else by the CF.
+
+    A tap counts as dense when it is active everywhere *and* Gaussian itself
+    (E|d| = sqrt(2/pi E[d^2]) within 1%): curvature with kinks on it is heavy-tailed, and
+    the Gaussian E|S| = sqrt(2/pi) std(S) overestimates a sum of a few dozen such taps.
+    """
+    gauss_tap = st["d_abs"] >= 0.99 * np.sqrt(2.0 / np.pi * np.maximum(st["d2"], 0.0))
+    gq = gauss_tap[ch].transpose(0, 2, 1)
+    dense = np.all(((q >= 0.999) & gq) | (wt == 0), axis=-1)  # (C_out, K)
     mu = (wt * st["d"][ch].transpose(0, 2, 1)).sum(-1)
     var = (wt**2 * (st["d2"] - st["d"] ** 2)[ch].transpose(0, 2, 1)).sum(-1)
     out = g.abs_moments(mu, np.sqrt(np.maximum(var, 0.0)))[0]
@@ -859,11 +887,168 @@ def _smooth(block: Any, summary: Summary, mode: str) -> Prediction:
         mean = run_mean
     else:
         ratio = np.where(in_mean > 0, summary.smp_mean("local") / np.maximum(in_mean, 1e-300), 0.0)
-        mean = run_mean * ratio
+        change = _peak_ratio_change(f, summary)
+        if change is None:
+            mean = run_mean * ratio
+        else:
+            # the input's measured peak ratio, times the change f makes to it (the
+            # activation's own curvature f''(y) v^2 adds lobes: more, smaller peaks)
+            mean = (e_abs * change * win.samples).sum(axis=1) * ratio
     in_m = summary.smp_mean(mode)
     in_var = np.maximum(summary.smp_second(mode) - in_m**2, 0.0)
     rel = np.where(in_m > 0, mean / np.maximum(in_m, 1e-300), 0.0)
     return Prediction(mean=mean, second=mean**2 + rel**2 * in_var)
+
+
+def _monotone_inverse(
+    f: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, n: int = 4097
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Numerical inverse of ``f`` on [lo, hi] (None where f is not strictly monotone there).
+
+    Values below (above) the range of f map to -inf (+inf): no input reaches them. A
+    decreasing f is inverted as -f (|d| and the peaks do not change under f -> -f).
+    """
+    z = np.linspace(lo, hi, n)
+    fz = np.asarray(f(z), dtype=np.float64)
+    dz = np.diff(fz)
+    if np.all(dz > 0):
+        sign = 1.0
+    elif np.all(dz < 0):
+        sign = -1.0
+        fz = -fz
+    else:
+        return None
+    z_lo = np.concatenate([[-np.inf], z, [np.inf]])
+    f_lo = np.concatenate([[fz[0] - 1.0], fz, [fz[-1] + 1.0]])
+
+    def inv(v: np.ndarray) -> np.ndarray:
+        v = sign * np.asarray(v)
+        out = np.interp(v, f_lo, z_lo)
+        out = np.where(v <= fz[0], -np.inf, out)
+        return np.asarray(np.where(v >= fz[-1], np.inf, out))
+
+    return inv
+
+
+def _five_point_cov(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
+    """Means and covariance of y[t-2 .. t+2] per (channel, bin), shapes (C, K, 5), (C, K, 5, 5).
+
+    Built in the coordinates the summary measures directly, e = (y, v, d_t, d_t-1, d_t+1):
+    y[t -+ 1] = y -+ v + d_t / 2, y[t -+ 2] = d_t-+1 + y -+ 2 v + d_t. Their covariance:
+    Var and Cov of y, v, d_t from the moments; Cov(d_t, d_t+-1) and Cov(d_t-1, d_t+1) from
+    ``dd1``, ``dd2``; Cov(v, d_t+-1) = +-``vd``; and, for a locally stationary fluctuation,
+    Cov(y, d_t+-1) = -2 Var v - Cov(y, d_t) and Cov(v, d_t) = 0. (Reconstructing the
+    autocovariance k(0) .. k(4) from the same moments instead amplifies a 1% error of
+    Cov(y, d) into a wrong sign of the curvature's lag structure.) The covariance of e is
+    projected onto the positive semi-definite matrices (measured moments need not be
+    exactly consistent).
+    """
+    st = summary.stats
+    m, mp, md = st["y"], st["v"], st["d"]
+    var_y = np.maximum(st["y2"] - m**2, 0.0)
+    var_v = np.maximum(st["v2"] - mp**2, 0.0)
+    var_d = np.maximum(st["d2"] - md**2, 0.0)
+    c_yv = st["yv"] - m * mp
+    c_yd = st["c_yd"] - m * md
+    c_d1 = st["dd1"] - md**2
+    c_d2 = st["dd2"] - md**2
+    c_vd = st["vd"] if "vd" in st else np.zeros_like(m)
+    c_yd1 = -2.0 * var_v - c_yd
+    zero = np.zeros_like(m)
+    rows = [
+        [var_y, c_yv, c_yd, c_yd1, c_yd1],
+        [c_yv, var_v, zero, -c_vd, c_vd],
+        [c_yd, zero, var_d, c_d1, c_d1],
+        [c_yd1, -c_vd, c_d1, var_d, c_d2],
+        [c_yd1, c_vd, c_d1, c_d2, var_d],
+    ]
+    ce = np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (C, K, 5, 5)
+    sd = np.sqrt(np.maximum(np.diagonal(ce, axis1=-2, axis2=-1), 1e-300))
+    corr = ce / (sd[..., :, None] * sd[..., None, :])
+    w, vec = np.linalg.eigh(corr)
+    corr = np.einsum("...ij,...j,...kj->...ik", vec, np.maximum(w, 0.0), vec)
+    ce = corr * sd[..., :, None] * sd[..., None, :]
+    A = np.array([
+        [1.0, -2.0, 1.0, 1.0, 0.0],  # y[t-2] = d_t-1 + y - 2 v + d_t
+        [1.0, -1.0, 0.5, 0.0, 0.0],  # y[t-1]
+        [1.0, 0.0, 0.0, 0.0, 0.0],   # y[t]
+        [1.0, 1.0, 0.5, 0.0, 0.0],   # y[t+1]
+        [1.0, 2.0, 1.0, 0.0, 1.0],   # y[t+2] = d_t+1 + y + 2 v + d_t
+    ])
+    mean_e = np.stack([m, mp, md, md, md], axis=-1)
+    mu = np.einsum("ij,...j->...i", A, mean_e)
+    cov = np.einsum("ij,...jk,lk->...il", A, ce, A)
+    return mu, cov
+
+
+def _peak_ratio_change(
+    f: Callable[[np.ndarray], np.ndarray], summary: Summary
+) -> np.ndarray | None:
+    """Per (channel, bin): the local-peak ratio of d_out = f(y) differences over that of d.
+
+    The peak ratio E[|d_t| 1{t is a local max of |d|}] / E|d_t| is computed on the joint
+    Gaussian of five samples y[t-2 .. t+2] (:func:`_five_point_cov`): Gauss-Hermite over
+    the middle three (which fix d_t), and in closed form over the outer two given them:
+    |d_t-1| < |d_t| and |d_t+1| <= |d_t| put f(y[t-2]) and f(y[t+2]) in intervals, i.e.
+    (f monotone) y[t-2], y[t+2] in intervals: a bivariate normal rectangle. The ratio for
+    f is divided by the same computation for the identity, so the quadrature's and the
+    Gaussian model's errors cancel against the input's measured ratio. None when f is
+    not strictly monotone over the inputs' range (GELU): then the caller keeps the input
+    ratio.
+    """
+    mu, cov = _five_point_cov(summary)
+    sd = np.sqrt(np.maximum(np.diagonal(cov, axis1=-2, axis2=-1), 0.0))
+    lo = float(np.min(mu - 12 * sd - 1e-6))
+    hi = float(np.max(mu + 12 * sd + 1e-6))
+    inv = _monotone_inverse(f, lo, hi)
+    if inv is None:
+        return None
+
+    def ident(z: np.ndarray) -> np.ndarray:
+        return z
+
+    r_f = _five_point_ratio(f, inv, mu, cov)
+    r_id = _five_point_ratio(ident, ident, mu, cov)
+    return np.where(r_id > 0, r_f / np.maximum(r_id, 1e-300), 1.0)
+
+
+def _five_point_ratio(
+    f: Callable[[np.ndarray], np.ndarray], inv: Callable[[np.ndarray], np.ndarray],
+    mu: np.ndarray, cov: np.ndarray, n: int = 12,
+) -> np.ndarray:
+    """E[|d_t| 1{peak}] / E|d_t| for d of f(y), y[t-2 .. t+2] ~ N(mu, cov) (see above)."""
+    ia, ib = [1, 2, 3], [0, 4]
+    saa = cov[..., ia, :][..., :, ia]
+    sba = cov[..., ib, :][..., :, ia]
+    sbb = cov[..., ib, :][..., :, ib]
+    scale = np.maximum(np.trace(saa, axis1=-2, axis2=-1) / 3.0, 1e-300)[..., None, None]
+    L = np.linalg.cholesky(saa + 1e-9 * scale * np.eye(3))
+    # conditional of the outer pair: mean mu_b + B z, covariance sbb - B B^T, B = sba L^-T
+    B = np.swapaxes(np.linalg.solve(L, np.swapaxes(sba, -1, -2)), -1, -2)
+    cb = sbb - B @ np.swapaxes(B, -1, -2)
+    sd0 = np.sqrt(np.maximum(cb[..., 0, 0], 1e-300 * scale[..., 0, 0]))
+    sd4 = np.sqrt(np.maximum(cb[..., 1, 1], 1e-300 * scale[..., 0, 0]))
+    rho = np.clip(cb[..., 0, 1] / (sd0 * sd4), -0.999, 0.999)
+    x, w = g.hermite(n)
+    z = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)  # (N, 3)
+    wt = (w[:, None, None] * w[None, :, None] * w[None, None, :]).reshape(-1)
+    a = mu[..., None, ia] + np.einsum("...ij,nj->...ni", L, z)  # (C, K, N, 3)
+    fa = f(a)
+    dt = fa[..., 2] - 2 * fa[..., 1] + fa[..., 0]
+    ad = np.abs(dt)
+    mb = mu[..., None, ib] + np.einsum("...ij,nj->...ni", B, z)  # (C, K, N, 2)
+    c0 = 2 * fa[..., 0] - fa[..., 1]
+    c4 = 2 * fa[..., 2] - fa[..., 1]
+    s0, s4, r = sd0[..., None], sd4[..., None], rho[..., None]
+    l0 = (inv(c0 - ad) - mb[..., 0]) / s0
+    h0 = (inv(c0 + ad) - mb[..., 0]) / s0
+    l4 = (inv(c4 - ad) - mb[..., 1]) / s4
+    h4 = (inv(c4 + ad) - mb[..., 1]) / s4
+    prob = (g.bvn_cdf(h0, h4, r) - g.bvn_cdf(l0, h4, r) - g.bvn_cdf(h0, l4, r)
+            + g.bvn_cdf(l0, l4, r))
+    num = (ad * np.clip(prob, 0.0, 1.0) * wt).sum(-1)
+    den = (ad * wt).sum(-1)
+    return np.asarray(np.where(den > 0, num / np.maximum(den, 1e-300), 0.0))
 
 
 def _smooth_affine(

@@ -16,7 +16,10 @@ under the noise floor of :func:`smpfast.smp`):
 ``d_abs_p``  E[|d| 1{y[t-1], y[t], y[t+1] all > 0}]; ``d_abs_n`` the same for all < 0
 ``pk``       E[|d| 1{t is a local peak of |d|}] (``find_peaks`` rule); ``pk_p pk_n``
              the same restricted like ``d_abs_p`` / ``d_abs_n``
-``dd1 dd2``  E[d[t] d[t+1]], E[d[t] d[t+2]] (zero where t+1, t+2 is past T-2)
+``dd1 dd2``  E[d[t] d[t+1]], E[d[t] d[t+2]] (over the pairs inside the path)
+``vd``       E[v[t] (d[t+1] - d[t-1])] / 2 (t = 2 .. T-3): the slope's coupling to the
+             curvature's change (a third derivative), which the lag products of d and the
+             value moments fix only through large cancellations
 ===========  =================================================================
 
 Spatial neighbours (offsets ``lags``: (0, 1), (1, -L) .. (L, L) in 2-D, 1 .. L in 1-D,
@@ -53,7 +56,7 @@ STATS: tuple[str, ...] = (
     "y", "y2", "v", "v2", "yv", "zero",
     "pos", "y_p", "y2_p", "v_p", "v2_p", "yv_p",
     "d_abs", "d2", "d", "d_act", "c_yd",
-    "d_abs_p", "d_abs_n", "pk", "pk_p", "pk_n", "dd1", "dd2",
+    "d_abs_p", "d_abs_n", "pk", "pk_p", "pk_n", "dd1", "dd2", "vd",
 )
 #: Per (channel, bin, lag) statistics.
 LAG_STATS: tuple[str, ...] = ("l_yy", "l_vv", "l_pp", "l_yy_p", "l_vv_p")
@@ -320,6 +323,9 @@ class MomentAccumulator:
         dd2[:-2] = red(df[:-2], df[2:])
         accr("dd1", dd1)
         accr("dd2", dd2)
+        vd = np.zeros((T - 2, C))
+        vd[1:-1] = 0.5 * (red(vf[1:-1], df[2:]) - red(vf[1:-1], df[:-2]))
+        accr("vd", vd)
         # per-position sums over paths, per bin: (C, K, *spatial)
         for name, a in (("y", y0), ("v", v), ("pos", pos), ("v_p", v * pos)):
             per_tp = np.asarray(a, dtype=np.float64).sum(axis=1)  # (T-2, C, *sp)
@@ -400,6 +406,12 @@ class MomentAccumulator:
         stats: dict[str, np.ndarray] = {}
         for k in STATS:
             stats[k] = self._sums[k] / cnt[None, :]
+        # lag products exist only for t + lag <= T - 2: average over those pairs
+        sb = sample_bins(self._T, self.n_bins)
+        n_t = np.bincount(sb, minlength=self.n_bins).astype(np.float64)
+        for k, sel in (("dd1", sb[:-1]), ("dd2", sb[:-2]), ("vd", sb[1:-1])):
+            n_pair = np.bincount(sel, minlength=self.n_bins)
+            stats[k] = stats[k] * np.where(n_pair > 0, n_t / np.maximum(n_pair, 1), 0.0)
         lc = np.maximum(self._lag_count, 1.0)
         for k in LAG_STATS:
             stats[k] = self._sums[k] / lc[None, :, :]
