@@ -22,8 +22,10 @@ Three drivers, chosen by ``backend._measure`` from the strides:
   (e.g. a C-ordered ``(T, H, W)`` stack measured along axis 0). ``prange`` over blocks of
   up to a few thousand adjacent signals ("lanes"); for each time step, a branch-free
   update of every lane, whose state lives in small per-block arrays, reads the row of
-  samples in place. LLVM vectorises the lane loop; four time steps are done per pass over
-  the lanes so that the state is loaded and stored once per four samples.
+  samples in place. LLVM vectorises the lane loop. Local mode does eight time steps per
+  pass over the lanes with no float64 operation in the loop (so that AVX2 runs 8 float32
+  lanes at once; see ``_step8``), then pairs of steps, then single steps; run mode does
+  four steps per pass. The state is loaded and stored once per pass.
 * ``lanes_tiles``: signals contiguous along the path. Blocks of signals are transposed,
   a tile of time steps at a time, into a small buffer, and advanced by the same updates.
 * ``signals_scan``: one scalar scan per signal, for very few (or extremely long) signals.
@@ -35,9 +37,61 @@ signals holding non-finite samples, which the lane kernels only detect.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 _OPTS = {"cache": True, "nogil": True}
+
+
+# --------------------------------------------------------------------------- intrinsics
+@intrinsic
+def _zero(typingctx, like):
+    """``0`` of ``like``'s float type as an LLVM constant.
+
+    ``x if cond else zero`` with a constant zero compiles to one AND (any vector port);
+    with a zero passed as an argument LLVM cannot fold it and emits a blend instead.
+    """
+    if not isinstance(like, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(like, 0.0)
+
+    return like(like), codegen
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The bit pattern of float ``x`` as a signed integer of the same width."""
+    if not isinstance(x, types.Float):
+        return None
+    ity = types.int32 if x.bitwidth == 32 else types.int64
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(x.bitwidth))
+
+    return ity(x), codegen
+
+
+@intrinsic
+def _threshold(typingctx, x, flag):
+    """``_bits(x) - flag``: for ``x > 0`` and ``flag``, the bits of the float just below x.
+
+    Non-negative floats are ordered like their bit patterns (``+inf`` included), so
+    ``_bits(v) > _threshold(x, flag)`` is ``v >= x`` when ``flag`` and ``v > x`` when not.
+    (A Numba integer subtraction would widen int32 to int64.)
+    """
+    if not isinstance(x, types.Float) or not isinstance(flag, types.Boolean):
+        return None
+    ity = types.int32 if x.bitwidth == 32 else types.int64
+
+    def codegen(context, builder, sig, args):
+        fx, fl = args
+        it = ir.IntType(x.bitwidth)
+        return builder.sub(builder.bitcast(fx, it), builder.zext(fl, it))
+
+    return ity(x, flag), codegen
 
 
 # --------------------------------------------------------------------------- lane steps
@@ -260,6 +314,208 @@ def _run_close(s, smp, cnt, height):
         cnt[k] += close
 
 
+# --------------------------------------------------------------------------- local mode, 8 steps
+# The lane loops above hold float64 sums, and LLVM's loop vectoriser picks its vector
+# width from the widest type in the loop: one float64 operation makes every float32
+# operation run 4 lanes wide instead of 8 (AVX2). The 8-step local kernel below therefore
+# keeps the float64 work out of its lane loop:
+#
+# * In local mode a lane has at most one peak in any two consecutive samples (a peak
+#   at t ends the rise, and the next peak needs a new rise). So the magnitude of the
+#   peak found in a pair of steps, or 0, is written in the signal's own dtype
+#   (``w0 .. w3``), and a separate float64 loop (``_add_pairs``) adds the four pairs in
+#   ``t`` order: ``acc + (0 + p) == acc + p`` and ``acc + 0 == acc``, bit for bit the
+#   reference's sum.
+# * The state between steps is (``vp`` = previous v, ``r`` = rising, ``th``), where
+#   ``th`` is the bit pattern of ``vp`` when not rising and of the float just below
+#   ``vp`` when rising (``_threshold``). Then ``_bits(v) > th`` is the new "rising"
+#   (``v > vp``, or ``v == vp`` while rising: a plateau risen into), and a peak is
+#   "rising before, not rising now": one integer comparison per step instead of three
+#   float ones (float compares and blends share two of the four vector ports on Zen 3,
+#   with the multiplies). Between passes the state is stored as ``q`` (``-vp`` while
+#   rising), the encoding of the 1- and 4-step kernels, which finish the tail.
+# * Non-finite samples are detected from the noise-floor scales: every sample enters
+#   ``scale = (|a| + 2|b|) + |c|`` of some step, and a sum of non-negative terms is
+#   inf/NaN when one is. (A sum that overflows is a false alarm: the lanes are then
+#   rechecked sample by sample, as for a real one.)
+@njit(inline="always", **_OPTS)
+def _upd_local8(a, b, c, aa, ac, vp, r, th, w, n, h_e, tol, two, use_h):
+    zero = _zero(c)
+    tb = two * b
+    d = (c - tb) + a
+    scale = (aa + abs(tb)) + ac  # |2b| == 2|b| exactly
+    ad = abs(d)
+    v = zero if ad < tol * scale else ad
+    r2 = _bits(v) > th  # integer compare: any vector port, and "not r2" is one ANDN
+    peak = r & (not r2)
+    if use_h:  # a literal: folded away when inlined
+        peak = peak & (vp >= h_e)
+    w = vp if peak else w
+    n += peak
+    return v, r2, _threshold(v, r2), w, n, scale
+
+
+@njit(inline="always", **_OPTS)
+def _local8_body(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e, tol,
+                 two, fmax, use_h):
+    nf = False
+    for k in range(q.size):
+        qk = q[k]
+        zero = _zero(qk)
+        vp = abs(qk)
+        r = qk < zero
+        th = _threshold(vp, r)
+        n = cnt[k]
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        y6 = r6[k]
+        y7 = r7[k]
+        y8 = r8[k]
+        y9 = r9[k]
+        a0 = abs(y0)
+        a1 = abs(y1)
+        a2 = abs(y2)
+        a3 = abs(y3)
+        a4 = abs(y4)
+        a5 = abs(y5)
+        a6 = abs(y6)
+        a7 = abs(y7)
+        a8 = abs(y8)
+        a9 = abs(y9)
+        vp, r, th, w, n, s0 = _upd_local8(y0, y1, y2, a0, a2, vp, r, th, zero, n, h_e, tol,
+                                          two, use_h)
+        vp, r, th, w, n, _ = _upd_local8(y1, y2, y3, a1, a3, vp, r, th, w, n, h_e, tol, two,
+                                         use_h)
+        w0[k] = w
+        vp, r, th, w, n, _ = _upd_local8(y2, y3, y4, a2, a4, vp, r, th, zero, n, h_e, tol,
+                                         two, use_h)
+        vp, r, th, w, n, s3 = _upd_local8(y3, y4, y5, a3, a5, vp, r, th, w, n, h_e, tol, two,
+                                          use_h)
+        w1[k] = w
+        vp, r, th, w, n, _ = _upd_local8(y4, y5, y6, a4, a6, vp, r, th, zero, n, h_e, tol,
+                                         two, use_h)
+        vp, r, th, w, n, _ = _upd_local8(y5, y6, y7, a5, a7, vp, r, th, w, n, h_e, tol, two,
+                                         use_h)
+        w2[k] = w
+        vp, r, th, w, n, s6 = _upd_local8(y6, y7, y8, a6, a8, vp, r, th, zero, n, h_e, tol,
+                                          two, use_h)
+        vp, r, th, w, n, s7 = _upd_local8(y7, y8, y9, a7, a9, vp, r, th, w, n, h_e, tol, two,
+                                          use_h)
+        w3[k] = w
+        q[k] = -vp if r else vp
+        cnt[k] = n
+        # the scales of steps 0, 3, 6 and 7 cover samples 0 .. 9 (a short sum: no chain
+        # of 8 dependent adds and no spilled scales)
+        nf |= not ((s0 + s3) + (s6 + s7) <= fmax)
+    return nf
+
+
+@njit(**_OPTS)
+def _local8(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e, tol, two,
+            fmax):
+    return _local8_body(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e,
+                        tol, two, fmax, True)
+
+
+@njit(**_OPTS)
+def _local8_0(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e, tol, two,
+              fmax):
+    # _local8 for height 0 (every peak counts)
+    return _local8_body(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e,
+                        tol, two, fmax, False)
+
+
+@njit(inline="always", **_OPTS)
+def _local2_body(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax, use_h):
+    # _local8_body for one pair of steps (the tail of a signal)
+    nf = False
+    for k in range(q.size):
+        qk = q[k]
+        zero = _zero(qk)
+        vp = abs(qk)
+        r = qk < zero
+        th = _threshold(vp, r)
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        a0 = abs(y0)
+        a1 = abs(y1)
+        a2 = abs(y2)
+        a3 = abs(y3)
+        vp, r, th, w, n, s0 = _upd_local8(y0, y1, y2, a0, a2, vp, r, th, zero, cnt[k], h_e,
+                                          tol, two, use_h)
+        vp, r, th, w, n, s1 = _upd_local8(y1, y2, y3, a1, a3, vp, r, th, w, n, h_e, tol, two,
+                                          use_h)
+        w0[k] = w
+        q[k] = -vp if r else vp
+        cnt[k] = n
+        nf |= not (s0 + s1 <= fmax)
+    return nf
+
+
+@njit(**_OPTS)
+def _local2(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax):
+    return _local2_body(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax, True)
+
+
+@njit(**_OPTS)
+def _local2_0(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax):
+    return _local2_body(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax, False)
+
+
+@njit(**_OPTS)
+def _step2(kind, r0, r1, r2, r3, q, smp, cnt, w, h_e, tol, two, fmax):
+    """:func:`_step8` for 2 time steps (rows ``r0 .. r3`` hold samples ``t-2 .. t+1``)."""
+    w0 = w[0, :q.size]
+    if kind == LOCAL0:
+        nf = _local2_0(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax)
+    else:
+        nf = _local2(r0, r1, r2, r3, q, cnt, w0, h_e, tol, two, fmax)
+    for k in range(smp.size):
+        smp[k] += np.float64(w0[k])
+    return nf
+
+
+@njit(**_OPTS)
+def _add_pairs(smp, w0, w1, w2, w3):
+    """``smp += w0; ...; smp += w3`` in float64, in that order (the pairs' peaks)."""
+    for k in range(smp.size):
+        a = smp[k]
+        a += np.float64(w0[k])
+        a += np.float64(w1[k])
+        a += np.float64(w2[k])
+        a += np.float64(w3[k])
+        smp[k] = a
+
+
+@njit(**_OPTS)
+def _step8(kind, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, smp, cnt, w, h_e, tol, two,
+           fmax):
+    """Advance every lane of a block by 8 time steps, local mode (``kind`` LOCAL/LOCAL0).
+
+    Rows ``r0 .. r9`` hold samples ``t-2 .. t+7``; ``w`` is ``(4, lanes)`` scratch of the
+    samples' dtype. Returns whether a non-finite sample may be in rows ``r2`` onwards.
+    """
+    nl = q.size
+    w0 = w[0, :nl]
+    w1 = w[1, :nl]
+    w2 = w[2, :nl]
+    w3 = w[3, :nl]
+    if kind == LOCAL0:
+        nf = _local8_0(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e,
+                       tol, two, fmax)
+    else:
+        nf = _local8(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, cnt, w0, w1, w2, w3, h_e, tol,
+                     two, fmax)
+    _add_pairs(smp, w0, w1, w2, w3)
+    return nf
+
+
 # --------------------------------------------------------------------------- scalar scans
 @njit(**_OPTS)
 def _segment_local(flat, off, st, lo, hi, height, tol, two, zero, pos, mag, n0, record):
@@ -410,18 +666,51 @@ def _finish(flat, starts, obases, n, st, run, smp, cnt, bad, out_smp, out_cnt, h
 
 @njit(**_OPTS)
 def _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, fmax,
-                q, s, smp, cnt, bad):
+                q, s, smp, cnt, w, bad):
     """Advance lanes ``flat[start + k * si + t * st]``, ``k < nl``, through all ``t``.
 
-    Reads the rows in place (row ``t`` holds sample ``t`` of every lane), four time steps
-    per pass over the lanes. Sets ``bad[k]`` for the lanes holding a non-finite sample.
+    Reads the rows in place (row ``t`` holds sample ``t`` of every lane), eight (local
+    mode) or four (run mode) time steps per pass over the lanes. Sets ``bad[k]`` for the
+    lanes holding a non-finite sample.
     """
     span = (nl - 1) * si + 1
     nf = False
     for k in range(nl):
         nf |= not (abs(flat[start + k * si]) <= fmax)
         nf |= not (abs(flat[start + st + k * si]) <= fmax)
+    local = kind == LOCAL or kind == LOCAL0
     t = 2
+    while local and t + 8 <= n:
+        o0 = start + (t - 2) * st
+        o = (o0, o0 + st, o0 + 2 * st, o0 + 3 * st, o0 + 4 * st, o0 + 5 * st, o0 + 6 * st,
+             o0 + 7 * st, o0 + 8 * st, o0 + 9 * st)
+        if si == 1:
+            nf |= _step8(kind, flat[o[0]:o[0] + nl], flat[o[1]:o[1] + nl],
+                         flat[o[2]:o[2] + nl], flat[o[3]:o[3] + nl], flat[o[4]:o[4] + nl],
+                         flat[o[5]:o[5] + nl], flat[o[6]:o[6] + nl], flat[o[7]:o[7] + nl],
+                         flat[o[8]:o[8] + nl], flat[o[9]:o[9] + nl], q, smp, cnt, w, h_e,
+                         tol, two, fmax)
+        else:
+            nf |= _step8(kind, flat[o[0]:o[0] + span:si], flat[o[1]:o[1] + span:si],
+                         flat[o[2]:o[2] + span:si], flat[o[3]:o[3] + span:si],
+                         flat[o[4]:o[4] + span:si], flat[o[5]:o[5] + span:si],
+                         flat[o[6]:o[6] + span:si], flat[o[7]:o[7] + span:si],
+                         flat[o[8]:o[8] + span:si], flat[o[9]:o[9] + span:si], q, smp, cnt,
+                         w, h_e, tol, two, fmax)
+        t += 8
+    while local and t + 2 <= n:
+        o0 = start + (t - 2) * st
+        o1 = o0 + st
+        o2 = o1 + st
+        o3 = o2 + st
+        if si == 1:
+            nf |= _step2(kind, flat[o0:o0 + nl], flat[o1:o1 + nl], flat[o2:o2 + nl],
+                         flat[o3:o3 + nl], q, smp, cnt, w, h_e, tol, two, fmax)
+        else:
+            nf |= _step2(kind, flat[o0:o0 + span:si], flat[o1:o1 + span:si],
+                         flat[o2:o2 + span:si], flat[o3:o3 + span:si], q, smp, cnt, w, h_e,
+                         tol, two, fmax)
+        t += 2
     while t < n:
         u = 4 if t + 4 <= n else 1
         o0 = start + (t - 2) * st
@@ -471,8 +760,10 @@ def lanes_rows(flat, in_off, out_off, n_inner, si, so, n, st, block, kind, h_e, 
         smp = np.zeros(nl, dtype=np.float64)
         cnt = np.zeros(nl, dtype=np.int32)
         bad = np.zeros(nl, dtype=np.bool_)
+        # rows of w a cache line longer than the lanes: see _tiles_block
+        w = np.empty((4, nl + 64 // flat.itemsize), dtype=flat.dtype)
         _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, fmax,
-                    q, s, smp, cnt, bad)
+                    q, s, smp, cnt, w, bad)
         starts = start + np.arange(nl) * si
         obases = out_off[o] + (i0 + np.arange(nl)) * so
         _finish(flat, starts, obases, n, st, run, smp, cnt, bad, out_smp, out_cnt, height, tol,
@@ -525,6 +816,8 @@ def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, f
     # rows padded by one cache line: a power-of-two row length would map a tile column
     # to a handful of cache sets
     buf = np.empty((tile + 2, nl + 64 // flat.itemsize), dtype=flat.dtype)
+    w = np.empty((4, nl + 64 // flat.itemsize), dtype=flat.dtype)
+    local = kind == LOCAL or kind == LOCAL0
     nf = False
     t0 = 0  # time step held by buf[0]
     filled = 0  # rows of buf holding data
@@ -537,6 +830,16 @@ def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, f
                 nf |= not (abs(buf[1, k]) <= fmax)
         filled += m
         r = 2
+        while local and r + 8 <= filled:
+            nf |= _step8(kind, buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], buf[r + 1, :nl],
+                         buf[r + 2, :nl], buf[r + 3, :nl], buf[r + 4, :nl], buf[r + 5, :nl],
+                         buf[r + 6, :nl], buf[r + 7, :nl], q, smp, cnt, w, h_e, tol, two,
+                         fmax)
+            r += 8
+        while local and r + 2 <= filled:
+            nf |= _step2(kind, buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], buf[r + 1, :nl],
+                         q, smp, cnt, w, h_e, tol, two, fmax)
+            r += 2
         while r < filled:
             u = 4 if r + 4 <= filled else 1
             r3 = r + 1 if u == 4 else r
