@@ -120,27 +120,34 @@ Plan make_plan(const SmpCall& call) {
     return P;
 }
 
+bool group_states_fit(const Target& target) {
+    return stack_room() > target.group_stack_bytes + (std::int64_t{1} << 18);
+}
+
+void run_block_ranges(std::int64_t blocks, std::int64_t samples, int threads_wanted,
+                      std::int64_t scratch_bytes,
+                      const std::function<void(std::int64_t, std::int64_t, void*)>& fn) {
+    std::int64_t threads = std::max<std::int64_t>(1, threads_wanted);
+    threads = std::min<std::int64_t>(threads, std::max<std::int64_t>(1, samples >> 18));
+    threads = std::min<std::int64_t>(threads, blocks);
+    const std::size_t scratch_doubles = static_cast<std::size_t>(scratch_bytes / 8 + 8);
+    parallel_for(threads, [&](std::int64_t i) {
+        fn(blocks * i / threads, blocks * (i + 1) / threads, thread_scratch(scratch_doubles));
+    });
+}
+
 void smp_batch(const SmpCall& call) {
     for (int k = 0; k < call.batch_ndim; ++k)
         if (call.batch_shape[k] == 0) return;
     Plan P = make_plan(call);
     const Target& target = simd::active();
-    // Pool threads have default (8 MiB) stacks; the caller's may be small (a Python thread
-    // started with a small threading.stack_size()): keep 256 KiB spare beyond the states.
-    P.states_on_stack = stack_room() > target.group_stack_bytes + (std::int64_t{1} << 18);
+    P.states_on_stack = group_states_fit(target);
     const std::int64_t W = P.dtype == DType::f32 ? target.block_lanes_f32 : target.block_lanes_f64;
     const std::int64_t blocks = P.outer_count * ((P.lanes + W - 1) / W);
-    // At least ~256k samples per thread, so small calls do not pay for thread start-up.
-    const std::int64_t samples = P.outer_count * P.lanes * P.length;
-    std::int64_t threads = std::max<std::int64_t>(1, call.threads);
-    threads = std::min<std::int64_t>(threads, std::max<std::int64_t>(1, samples >> 18));
-    threads = std::min<std::int64_t>(threads, blocks);
-    const std::size_t scratch_doubles = static_cast<std::size_t>(target.scratch_bytes / 8 + 8);
-    parallel_for(threads, [&](std::int64_t i) {
-        const std::int64_t b0 = blocks * i / threads;
-        const std::int64_t b1 = blocks * (i + 1) / threads;
-        target.run_blocks(P, b0, b1, thread_scratch(scratch_doubles));
-    });
+    run_block_ranges(blocks, P.outer_count * P.lanes * P.length, call.threads,
+                     target.scratch_bytes, [&](std::int64_t b0, std::int64_t b1, void* scratch) {
+                         target.run_blocks(P, b0, b1, scratch);
+                     });
 }
 
 namespace {

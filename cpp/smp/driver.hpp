@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "plan.hpp"
@@ -18,6 +19,20 @@ void smp_batch(const SmpCall& call);
 
 // Bytes of stack left below the caller's frame (0 if unknown).
 std::int64_t stack_room();
+
+struct Target;
+
+// Whether the calling thread has room for a target's group states on its stack (pool
+// threads have default 8 MiB stacks; the caller's may be small, e.g. a Python thread
+// started with a small threading.stack_size()): 256 KiB spare beyond the states.
+bool group_states_fit(const Target& target);
+
+// Split `blocks` blocks of work over at most `threads` threads (at least ~256k samples
+// per thread, so small calls do not pay for thread start-up) and run
+// fn(b0, b1, scratch) on each range, with the thread's scratch of `scratch_bytes`.
+void run_block_ranges(std::int64_t blocks, std::int64_t samples, int threads,
+                      std::int64_t scratch_bytes,
+                      const std::function<void(std::int64_t, std::int64_t, void*)>& fn);
 
 // Merge the pixel axes of a stream call (stream.cpp).
 StreamPlan make_stream_plan(const StreamCall& call);

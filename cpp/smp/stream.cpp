@@ -1,8 +1,5 @@
 // smpfast: the SMPStream update: planning and threads. Compiled without ISA flags; the
 // work is Block<E>::stream_blocks (simd/lanes.hpp) of the active SIMD target.
-#include <algorithm>
-
-#include "../common/parallel.hpp"
 #include "../simd/dispatch.hpp"
 #include "driver.hpp"
 
@@ -44,22 +41,12 @@ void smp_stream(const StreamCall& call) {
     StreamPlan P = make_stream_plan(call);
     if (P.npix == 0 || P.frames == 0) return;
     const Target& target = simd::active();
-    // Group states on the stack as the batch kernel does (pool threads have 8 MiB stacks;
-    // the caller's may be small): 256 KiB spare beyond the states.
-    P.states_on_stack = stack_room() > target.group_stack_bytes + (std::int64_t{1} << 18);
+    P.states_on_stack = group_states_fit(target);
     const std::int64_t W = P.dtype == DType::f32 ? target.block_lanes_f32 : target.block_lanes_f64;
-    const std::int64_t blocks = (P.npix + W - 1) / W;
-    // At least ~256k samples per thread, so small calls do not pay for thread start-up.
-    const std::int64_t samples = P.npix * P.frames;
-    std::int64_t threads = std::max<std::int64_t>(1, call.threads);
-    threads = std::min<std::int64_t>(threads, std::max<std::int64_t>(1, samples >> 18));
-    threads = std::min<std::int64_t>(threads, blocks);
-    const std::size_t scratch_doubles = static_cast<std::size_t>(target.scratch_bytes / 8 + 8);
-    parallel_for(threads, [&](std::int64_t i) {
-        const std::int64_t b0 = blocks * i / threads;
-        const std::int64_t b1 = blocks * (i + 1) / threads;
-        target.stream_blocks(P, b0, b1, thread_scratch(scratch_doubles));
-    });
+    run_block_ranges((P.npix + W - 1) / W, P.npix * P.frames, call.threads, target.scratch_bytes,
+                     [&](std::int64_t b0, std::int64_t b1, void* scratch) {
+                         target.stream_blocks(P, b0, b1, scratch);
+                     });
 }
 
 }  // namespace smpfast
