@@ -29,7 +29,7 @@
 
 #include "../smp/plan.hpp"
 #include "../smp/scalar.hpp"
-#include "avx2_f32.hpp"
+#include "avx2.hpp"
 #include "avx512_f32.hpp"
 
 #if defined(__AVX__)
@@ -347,11 +347,11 @@ struct Block {
         }
     }
 
-    // True where advance() walks vector by vector (the AVX2 float32 kernel).
+    // True where advance() walks vector by vector (the AVX2 kernel).
     template <bool H>
     static constexpr bool by_vector() {
-#ifdef SMPFAST_HAVE_AVX2_F32
-        return std::is_same_v<E, float> && !H;
+#ifdef SMPFAST_HAVE_AVX2
+        return !H;
 #else
         return false;
 #endif
@@ -361,13 +361,14 @@ struct Block {
     template <Mode M, bool H>
     static void advance(State& S, const char* row, std::int64_t stride, std::int64_t nrows,
                         double height, double tol, std::int64_t ahead) {
-#ifdef SMPFAST_HAVE_AVX2_F32
+#ifdef SMPFAST_HAVE_AVX2
         if constexpr (by_vector<H>()) {
             if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
             S.unflushed += nrows;
             for (int u = 0; u < U; ++u)  // one prefetch per 64-byte line
-                Avx2F32::rows<M>(S, u, row + u * VB, stride, nrows, static_cast<float>(tol),
-                                 (u * VB) % 64 == 0 ? ahead : 0);
+                Avx2Lanes<E>::template rows<M>(S, u, row + u * VB, stride, nrows,
+                                               static_cast<E>(tol),
+                                               (u * VB) % 64 == 0 ? ahead : 0);
             (void)height;
             return;
         }
@@ -393,7 +394,7 @@ struct Block {
             return;
         }
 #endif
-#ifdef SMPFAST_HAVE_AVX2_F32
+#ifdef SMPFAST_HAVE_AVX2
         if constexpr (by_vector<H>()) {
             advance<M, H>(S, row, stride, nrows, height, tol, ahead);
             return;
@@ -534,12 +535,9 @@ struct Block {
                                                              next_block);
                 }
 #endif
-#ifdef SMPFAST_HAVE_AVX2_F32
-                if constexpr (std::is_same_v<E, float>) {
-                    if (valid == W && ps == 4)
-                        done = Avx2F32::pack_contiguous<U>(tile, src0, P.lane_stride, nr,
-                                                           next_block);
-                }
+#ifdef SMPFAST_HAVE_AVX2
+                if (valid == W && ps == static_cast<std::int64_t>(sizeof(E)))
+                    done = Avx2Pack::pack_contiguous<U>(tile, src0, P.lane_stride, nr, next_block);
 #endif
                 if (signal_major) {
                     for (int j = 0; j < valid; ++j) {

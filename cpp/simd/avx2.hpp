@@ -1,0 +1,279 @@
+// smpfast: AVX2 + FMA bodies: the lane kernel (local mode, and run mode without a
+// height) walked vector by vector, for float32 and float64 samples, and the tile packers
+// (8 x 8 float / 4 x 4 double transposes). Same state, same decisions as
+// Block<E>::rows in lanes.hpp:
+// - y - 2 y1 and a2 + 2 a1 use FMA: 2 x is exact, so the single rounding is the same as
+//   the reference's (y - (y1 + y1)); where y1 + y1 would overflow, the scale overflows
+//   too and the lane is measured again by the scalar path (lanes.hpp, finish()).
+// - Local mode: a lane has no peaks in two consecutive rows (a peak needs a fall right
+//   after it), so two rows' peak values merge exactly (bitwise or) into one vector that
+//   is widened to double (float32) and added once per pair of rows: adding the other
+//   row's 0 changes no sum, so the double sums are bit-identical.
+// - Run mode without a height: every |d| is widened and summed in double, as in the
+//   generic path (both equal the sum of |run sums| up to double rounding).
+// One vector's state (~12 registers) stays in registers over all the rows of a call;
+// the caller keeps the row chunks short enough to stay in L1 between the vectors.
+#pragma once
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace smpfast {
+namespace SMPFAST_NS {
+
+#define SMPFAST_HAVE_AVX2 1
+#ifndef SMPFAST_PACK_AHEAD
+#define SMPFAST_PACK_AHEAD 256
+#endif
+constexpr std::int64_t kPackAhead = SMPFAST_PACK_AHEAD;  // bytes ahead along each signal
+
+// Tile packers: signals contiguous along the path, transposed into rows of W samples.
+struct Avx2Pack {
+    static inline void transpose8(__m256 r[8]) {
+        __m256 t[8];
+        for (int i = 0; i < 4; ++i) {
+            t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        __m256 s[8];
+        for (int i = 0; i < 2; ++i) {
+            s[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+            s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xee);
+            s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+        }
+        for (int k = 0; k < 4; ++k) {
+            r[k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x20);
+            r[4 + k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x31);
+        }
+    }
+
+    static inline void transpose4(__m256d r[4]) {
+        const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+        r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+        r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
+
+    // As pack_contiguous below, for W = 4 * UU float64 signals (sample stride 8), 4 x 4
+    // transposes at a time; returns the rows packed (a multiple of 4).
+    template <int UU>
+    static inline std::int64_t pack_contiguous(double* tile, const char* src0,
+                                               std::int64_t lane_stride, std::int64_t nrows,
+                                               const char*& next) {
+        std::int64_t t = 0;
+        for (; t + 4 <= nrows; t += 4) {
+            for (int u = 0; u < UU; ++u) {
+                __m256d r[4];
+                const char* src = src0 + (u * 4) * lane_stride + t * 8;
+                if (next != nullptr) {
+                    for (int j = 0; j < 2; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
+                    next += 128;
+                }
+                for (int j = 0; j < 4; ++j) {
+                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
+                    r[j] = _mm256_loadu_pd(reinterpret_cast<const double*>(src + j * lane_stride));
+                }
+                transpose4(r);
+                for (int k = 0; k < 4; ++k) _mm256_storeu_pd(tile + (t + k) * 4 * UU + u * 4, r[k]);
+            }
+        }
+        return t;
+    }
+
+    // Pack rows [0, nrows) of W = 8 * UU signals that are contiguous along the path
+    // (sample stride 4 bytes) and `lane_stride` bytes apart into a row-major tile (one
+    // row of W samples per t), 8 x 8 transposes at a time; returns the rows packed (a
+    // multiple of 8; the caller packs the rest). `next` (may be null) walks linearly
+    // over memory the caller reads next: 256 bytes of it are prefetched per transpose.
+    template <int UU>
+    static inline std::int64_t pack_contiguous(float* tile, const char* src0,
+                                               std::int64_t lane_stride, std::int64_t nrows,
+                                               const char*& next) {
+        std::int64_t t = 0;
+        for (; t + 8 <= nrows; t += 8) {
+            for (int u = 0; u < UU; ++u) {
+                __m256 r[8];
+                const char* src = src0 + (u * 8) * lane_stride + t * 4;
+                if (next != nullptr) {
+                    for (int j = 0; j < 4; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
+                    next += 256;
+                }
+                for (int j = 0; j < 8; ++j) {
+                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
+                    r[j] = _mm256_loadu_ps(reinterpret_cast<const float*>(src + j * lane_stride));
+                }
+                transpose8(r);
+                for (int k = 0; k < 8; ++k) _mm256_storeu_ps(tile + (t + k) * 8 * UU + u * 8, r[k]);
+            }
+        }
+        return t;
+    }
+
+};
+
+// The few operations the lane kernel needs, per element type.
+template <class E>
+struct Avx2Ops;
+
+template <>
+struct Avx2Ops<float> {
+    typedef __m256 V;
+    typedef __m256i I;
+    static V load(const char* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+    static V set1(float x) { return _mm256_set1_ps(x); }
+    static V zero() { return _mm256_setzero_ps(); }
+    static V absmask() { return _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)); }
+    static V band(V a, V b) { return _mm256_and_ps(a, b); }
+    static V bor(V a, V b) { return _mm256_or_ps(a, b); }
+    static V andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+    template <int P>
+    static V cmp(V a, V b) { return _mm256_cmp_ps(a, b, P); }
+    static I count(I c, V mask) { return _mm256_sub_epi32(c, _mm256_castps_si256(mask)); }
+    // acc[0..1] += v widened to double (lanes 0-3, 4-7)
+    static void accumulate(__m256d* acc, V v) {
+        acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+};
+
+template <>
+struct Avx2Ops<double> {
+    typedef __m256d V;
+    typedef __m256i I;
+    static V load(const char* p) { return _mm256_loadu_pd(reinterpret_cast<const double*>(p)); }
+    static V set1(double x) { return _mm256_set1_pd(x); }
+    static V zero() { return _mm256_setzero_pd(); }
+    static V absmask() { return _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)); }
+    static V band(V a, V b) { return _mm256_and_pd(a, b); }
+    static V bor(V a, V b) { return _mm256_or_pd(a, b); }
+    static V andnot(V a, V b) { return _mm256_andnot_pd(a, b); }
+    static V add(V a, V b) { return _mm256_add_pd(a, b); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_pd(a, b, c); }
+    template <int P>
+    static V cmp(V a, V b) { return _mm256_cmp_pd(a, b, P); }
+    static I count(I c, V mask) { return _mm256_sub_epi64(c, _mm256_castpd_si256(mask)); }
+    static void accumulate(__m256d* acc, V v) { acc[0] = _mm256_add_pd(acc[0], v); }
+};
+
+// The lane kernel for element type E (one AVX2 vector of state per call).
+template <class E>
+struct Avx2Lanes {
+    typedef Avx2Ops<E> O;
+    typedef typename O::V V;
+    static constexpr int R = static_cast<int>(sizeof(double) / sizeof(E));  // double vectors per V
+
+    // Advance vector u of state S over `nrows` rows (`stride` bytes apart) from `row`
+    // (which already points at vector u's samples); prefetch `ahead` bytes further when
+    // `ahead` != 0 (one line per row: call it for the first vector of a cache line).
+    template <Mode M, class State>
+    static inline void rows(State& S, int u, const char* row, std::int64_t stride,
+                            std::int64_t nrows, E tol, std::int64_t ahead) {
+        if (ahead != 0)
+            rows<M, true>(S, u, row, stride, nrows, tol, ahead);
+        else
+            rows<M, false>(S, u, row, stride, nrows, tol, ahead);
+    }
+
+    template <Mode M, bool PF, class State>
+    static inline void rows(State& S, int u, const char* row, std::int64_t stride,
+                            std::int64_t nrows, E tol, std::int64_t ahead) {
+        V y1 = (V)S.y1[u], y2 = (V)S.y2[u];
+        V a1 = (V)S.a1[u], a2 = (V)S.a2[u];
+        V p = M == Mode::local ? (V)S.p[u] : (V)S.pz[u];
+        V ss = (V)S.ss[u];
+        __m256i cnt = (__m256i)S.cnt[u];
+        __m256d acc[R];
+        for (int r = 0; r < R; ++r) acc[r] = (__m256d)S.acc[u][r];
+        V rising = (V)S.rising[u];
+        const V absmask = O::absmask();
+        const V vtol = O::set1(tol);
+        const V two = O::set1(E(2));
+        const V zero = O::zero();
+        // run mode: the signs of the previous floored d (p holds the previous d)
+        V ppos = O::template cmp<_CMP_GT_OQ>(p, zero);
+        V pneg = O::template cmp<_CMP_LT_OQ>(p, zero);
+        // One row. Local mode: returns the previous |d| where it is a peak, else 0.
+        // Run mode: returns |d| above the noise floor (0 under it).
+        auto step = [&](const char* r) __attribute__((always_inline)) -> V {
+            if (PF) _mm_prefetch(r + ahead, _MM_HINT_T0);
+            const V y = O::load(r);
+            const V ay = O::band(y, absmask);
+            const V d = O::add(O::fnmadd(two, y1, y), y2);
+            const V sc = O::add(O::fmadd(two, a1, a2), ay);
+            ss = O::add(ss, sc);
+            const V ad = O::band(d, absmask);
+            const V keep = O::template cmp<_CMP_NLT_UQ>(ad, O::mul(vtol, sc));
+            V out;
+            if (M == Mode::local) {
+                const V a = O::band(keep, ad);
+                const V gt = O::template cmp<_CMP_GT_OQ>(a, p);
+                const V lt = O::template cmp<_CMP_LT_OQ>(a, p);
+                const V peak = O::band(lt, rising);
+                cnt = O::count(cnt, peak);
+                rising = O::andnot(lt, O::bor(rising, gt));
+                out = O::band(peak, p);
+                p = a;
+            } else {
+                // A run starts at a nonzero d whose sign differs from the previous d's.
+                const V dz = O::band(keep, d);
+                const V pos = O::template cmp<_CMP_GT_OQ>(dz, zero);
+                const V neg = O::template cmp<_CMP_LT_OQ>(dz, zero);
+                const V start = O::bor(O::andnot(ppos, pos), O::andnot(pneg, neg));
+                cnt = O::count(cnt, start);
+                ppos = pos;
+                pneg = neg;
+                out = O::band(keep, ad);
+            }
+            y2 = y1;
+            y1 = y;
+            a2 = a1;
+            a1 = ay;
+            return out;
+        };
+        auto flush = [&](V got) __attribute__((always_inline)) { O::accumulate(acc, got); };
+        std::int64_t t = 0;
+        for (; t + 1 < nrows; t += 2, row += 2 * stride) {
+            const V g0 = step(row);
+            const V g1 = step(row + stride);
+            if (M == Mode::local) {
+                flush(O::bor(g0, g1));
+            } else {
+                flush(g0);
+                flush(g1);
+            }
+        }
+        if (t < nrows) flush(step(row));
+        if (M == Mode::run)  // the sign of the last floored d is all the state needs
+            p = O::bor(O::band(ppos, O::set1(E(1))), O::band(pneg, O::set1(E(-1))));
+        typedef typename std::remove_reference<decltype(S.y1[u])>::type SV;
+        typedef typename std::remove_reference<decltype(S.cnt[u])>::type Mk;
+        typedef typename std::remove_reference<decltype(S.acc[u][0])>::type VD;
+        S.y1[u] = (SV)y1;
+        S.y2[u] = (SV)y2;
+        S.a1[u] = (SV)a1;
+        S.a2[u] = (SV)a2;
+        if (M == Mode::local)
+            S.p[u] = (SV)p;
+        else
+            S.pz[u] = (SV)p;
+        S.ss[u] = (SV)ss;
+        S.cnt[u] = (Mk)cnt;
+        for (int r = 0; r < R; ++r) S.acc[u][r] = (VD)acc[r];
+        S.rising[u] = (Mk)rising;
+    }
+};
+
+}  // namespace SMPFAST_NS
+}  // namespace smpfast
+#endif
