@@ -29,9 +29,14 @@ namespace SMPFAST_NS {
 #endif
 constexpr std::int64_t kPackAhead = SMPFAST_PACK_AHEAD;  // bytes ahead along each signal
 
-// Tile packers: signals contiguous along the path, transposed into rows of W samples.
+// Tile packer: W = N * UU signals contiguous along the path (sample stride sizeof(E)),
+// `lane_stride` bytes apart, transposed N x N at a time (N = 8 floats or 4 doubles per
+// vector) into a row-major tile (one row of W samples per t). Returns the rows packed (a
+// multiple of N; the caller packs the rest). `next` (may be null) walks linearly over
+// memory the caller reads next: 32 N bytes of it are prefetched per transpose (for
+// back-to-back signals this covers the next block).
 struct Avx2Pack {
-    static inline void transpose8(__m256 r[8]) {
+    static inline void transpose(__m256 r[8]) {
         __m256 t[8];
         for (int i = 0; i < 4; ++i) {
             t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -50,7 +55,7 @@ struct Avx2Pack {
         }
     }
 
-    static inline void transpose4(__m256d r[4]) {
+    static inline void transpose(__m256d r[4]) {
         const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
         const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
         r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
@@ -59,61 +64,10 @@ struct Avx2Pack {
         r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
     }
 
-    // As pack_contiguous below, for W = 4 * UU float64 signals (sample stride 8), 4 x 4
-    // transposes at a time; returns the rows packed (a multiple of 4).
-    template <int UU>
-    static inline std::int64_t pack_contiguous(double* tile, const char* src0,
+    template <int UU, class E>
+    static inline std::int64_t pack_contiguous(E* tile, const char* src0,
                                                std::int64_t lane_stride, std::int64_t nrows,
-                                               const char*& next) {
-        std::int64_t t = 0;
-        for (; t + 4 <= nrows; t += 4) {
-            for (int u = 0; u < UU; ++u) {
-                __m256d r[4];
-                const char* src = src0 + (u * 4) * lane_stride + t * 8;
-                if (next != nullptr) {
-                    for (int j = 0; j < 2; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
-                    next += 128;
-                }
-                for (int j = 0; j < 4; ++j) {
-                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
-                    r[j] = _mm256_loadu_pd(reinterpret_cast<const double*>(src + j * lane_stride));
-                }
-                transpose4(r);
-                for (int k = 0; k < 4; ++k) _mm256_storeu_pd(tile + (t + k) * 4 * UU + u * 4, r[k]);
-            }
-        }
-        return t;
-    }
-
-    // Pack rows [0, nrows) of W = 8 * UU signals that are contiguous along the path
-    // (sample stride 4 bytes) and `lane_stride` bytes apart into a row-major tile (one
-    // row of W samples per t), 8 x 8 transposes at a time; returns the rows packed (a
-    // multiple of 8; the caller packs the rest). `next` (may be null) walks linearly
-    // over memory the caller reads next: 256 bytes of it are prefetched per transpose.
-    template <int UU>
-    static inline std::int64_t pack_contiguous(float* tile, const char* src0,
-                                               std::int64_t lane_stride, std::int64_t nrows,
-                                               const char*& next) {
-        std::int64_t t = 0;
-        for (; t + 8 <= nrows; t += 8) {
-            for (int u = 0; u < UU; ++u) {
-                __m256 r[8];
-                const char* src = src0 + (u * 8) * lane_stride + t * 4;
-                if (next != nullptr) {
-                    for (int j = 0; j < 4; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
-                    next += 256;
-                }
-                for (int j = 0; j < 8; ++j) {
-                    _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
-                    r[j] = _mm256_loadu_ps(reinterpret_cast<const float*>(src + j * lane_stride));
-                }
-                transpose8(r);
-                for (int k = 0; k < 8; ++k) _mm256_storeu_ps(tile + (t + k) * 8 * UU + u * 8, r[k]);
-            }
-        }
-        return t;
-    }
-
+                                               const char*& next);
 };
 
 // The few operations the lane kernel needs, per element type.
@@ -125,6 +79,7 @@ struct Avx2Ops<float> {
     typedef __m256 V;
     typedef __m256i I;
     static V load(const char* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
     static V set1(float x) { return _mm256_set1_ps(x); }
     static V zero() { return _mm256_setzero_ps(); }
     static V absmask() { return _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)); }
@@ -150,6 +105,7 @@ struct Avx2Ops<double> {
     typedef __m256d V;
     typedef __m256i I;
     static V load(const char* p) { return _mm256_loadu_pd(reinterpret_cast<const double*>(p)); }
+    static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
     static V set1(double x) { return _mm256_set1_pd(x); }
     static V zero() { return _mm256_setzero_pd(); }
     static V absmask() { return _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)); }
@@ -165,6 +121,32 @@ struct Avx2Ops<double> {
     static I count(I c, V mask) { return _mm256_sub_epi64(c, _mm256_castpd_si256(mask)); }
     static void accumulate(__m256d* acc, V v) { acc[0] = _mm256_add_pd(acc[0], v); }
 };
+
+template <int UU, class E>
+inline std::int64_t Avx2Pack::pack_contiguous(E* tile, const char* src0, std::int64_t lane_stride,
+                                              std::int64_t nrows, const char*& next) {
+    typedef Avx2Ops<E> O;
+    constexpr int N = 32 / static_cast<int>(sizeof(E));
+    constexpr std::int64_t item = sizeof(E);
+    std::int64_t t = 0;
+    for (; t + N <= nrows; t += N) {
+        for (int u = 0; u < UU; ++u) {
+            typename O::V r[N];
+            const char* src = src0 + (u * N) * lane_stride + t * item;
+            if (next != nullptr) {
+                for (int j = 0; j < N / 2; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T1);
+                next += 32 * N;
+            }
+            for (int j = 0; j < N; ++j) {
+                _mm_prefetch(src + j * lane_stride + kPackAhead, _MM_HINT_T0);
+                r[j] = O::load(src + j * lane_stride);
+            }
+            transpose(r);
+            for (int k = 0; k < N; ++k) O::store(tile + (t + k) * N * UU + u * N, r[k]);
+        }
+    }
+    return t;
+}
 
 // The lane kernel for element type E (one AVX2 vector of state per call).
 template <class E>
