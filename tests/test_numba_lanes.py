@@ -1,13 +1,14 @@
-"""The Numba lane kernels' 8-step local-mode pass (``_numba.kernels._step8``).
+"""The Numba lane kernels' multi-step passes (``_numba.kernels._step8``, ``_step_run4``).
 
 Local mode advances blocks of lanes 8 time steps per pass (float32/float64 arithmetic
 only, the pairs' peak magnitudes added in float64 afterwards), then pairs of steps,
-then single steps. These tests aim at what that pass does differently from the
+then single steps; run mode 4 steps per pass, split into a second-difference loop and a
+float64 run loop. These tests aim at what those passes do differently from the
 reference's formulation: every tail length, plateaus (equal ``|d|``, where the
 "rising" threshold is the float just below the previous value), heights equal to a
 magnitude, non-finite samples at every position of a pass, finite samples whose
 noise-floor scales overflow (a false alarm of the non-finite check), and the two
-drivers (rows read in place, transposed tiles). Local-mode sums are accumulated in the
+drivers (rows read in place, transposed tiles). The sums are accumulated in the
 reference's order, so the SMP must be bit-identical, not only close.
 """
 
@@ -27,12 +28,16 @@ DTYPES = (np.float32, np.float64)
 
 
 def _check(y: np.ndarray, height: float, omit: bool = False, tol: float = TOL) -> None:
-    """Numba local mode on ``y`` (path axis last, any layout) equals the reference."""
-    smp, cnt = _numba.smp_local(y, height, tol, omit)
-    ref_smp, ref_cnt = reference.smp_local(np.ascontiguousarray(y), height, tol, omit)
-    np.testing.assert_array_equal(cnt, ref_cnt)
-    np.testing.assert_array_equal(np.isnan(smp), np.isnan(ref_smp))
-    np.testing.assert_array_equal(smp, ref_smp)  # same order of float64 additions
+    """Numba on ``y`` (path axis last, any layout) equals the reference, both modes."""
+    yc = np.ascontiguousarray(y)
+    for ours, ref in ((_numba.smp_local, reference.smp_local),
+                      (_numba.smp_run, reference.smp_run)):
+        smp, cnt = ours(y, height, tol, omit)
+        ref_smp, ref_cnt = ref(yc, height, tol, omit)
+        np.testing.assert_array_equal(cnt, ref_cnt, err_msg=ours.__name__)
+        np.testing.assert_array_equal(np.isnan(smp), np.isnan(ref_smp), err_msg=ours.__name__)
+        # same order of float64 additions: bit-identical
+        np.testing.assert_array_equal(smp, ref_smp, err_msg=ours.__name__)
 
 
 def _stack(rng: np.random.Generator, t: int, lanes: int, dtype: type) -> np.ndarray:
@@ -53,7 +58,7 @@ def test_every_tail_length_rows_driver(t: int, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("t", [3, 10, 11, 19, 40])
+@pytest.mark.parametrize("t", [3, 6, 7, 10, 11, 19, 40])
 def test_every_tail_length_tiles_driver(t: int, dtype: type) -> None:
     rng = np.random.default_rng(100 + t)
     y = np.ascontiguousarray(_stack(rng, t, 80, dtype))  # signals contiguous along t

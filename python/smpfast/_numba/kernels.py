@@ -24,10 +24,12 @@ Three drivers, chosen by ``backend._measure`` from the strides:
   update of every lane, whose state lives in small per-block arrays, reads the row of
   samples in place. LLVM vectorises the lane loop. Local mode does eight time steps per
   pass over the lanes with no float64 operation in the loop (so that AVX2 runs 8 float32
-  lanes at once; see ``_step8``), then pairs of steps, then single steps; run mode does
-  four steps per pass. The state is loaded and stored once per pass.
+  lanes at once; see ``_step8``), then pairs of steps, then single steps. Run mode does
+  four steps per pass in two loops over the lanes, the second differences (8 float32
+  lanes) and then the float64 run sums (see ``_step_run4``). The state is loaded and
+  stored once per pass.
 * ``lanes_tiles``: signals contiguous along the path. Blocks of signals are transposed,
-  a tile of time steps at a time, into a small buffer, and advanced by the same updates.
+  a tile of time steps at a time, into a small buffer, and advanced by the same passes.
 * ``signals_scan``: one scalar scan per signal, for very few (or extremely long) signals.
 
 The scalar scans (``_scan``) also give peak positions (``find_peaks``) and measure the
@@ -516,6 +518,101 @@ def _step8(kind, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, q, smp, cnt, w, h_e, to
     return nf
 
 
+# --------------------------------------------------------------------------- run mode, split
+# Run mode needs a float64 add per sample (the open run's sum), so its lane loop cannot
+# avoid float64. It is split in two loops over the lanes per 4 time steps: the second
+# differences with their noise floor, in the samples' dtype (8 float32 lanes per AVX2
+# vector), written to 4 scratch rows; then the run logic in float64 on those rows.
+@njit(inline="always", **_OPTS)
+def _floored(a, b, c, aa, ac, tol, two):
+    zero = _zero(c)
+    tb = two * b
+    d = (c - tb) + a
+    scale = (aa + abs(tb)) + ac
+    return (zero if abs(d) < tol * scale else d), scale
+
+
+@njit(**_OPTS)
+def _diff4(r0, r1, r2, r3, r4, r5, d0, d1, d2, d3, tol, two, fmax):
+    """``d0 .. d3`` = floored second differences of rows ``r0 .. r5`` (4 time steps).
+
+    Returns whether a non-finite sample may be in rows ``r2`` onwards (see ``_step8``).
+    """
+    nf = False
+    for k in range(d0.size):
+        y0 = r0[k]
+        y1 = r1[k]
+        y2 = r2[k]
+        y3 = r3[k]
+        y4 = r4[k]
+        y5 = r5[k]
+        a0 = abs(y0)
+        a1 = abs(y1)
+        a2 = abs(y2)
+        a3 = abs(y3)
+        a4 = abs(y4)
+        a5 = abs(y5)
+        d0[k], s0 = _floored(y0, y1, y2, a0, a2, tol, two)
+        d1[k], _ = _floored(y1, y2, y3, a1, a3, tol, two)
+        d2[k], _ = _floored(y2, y3, y4, a2, a4, tol, two)
+        d3[k], s3 = _floored(y3, y4, y5, a3, a5, tol, two)
+        nf |= not (s0 + s3 <= fmax)  # scales of steps 0 and 3 cover samples 0 .. 5
+    return nf
+
+
+@njit(inline="always", **_OPTS)
+def _upd_run_d(dz, s, acc, n, height, f32):
+    dd = np.float64(dz)
+    if f32:  # see _upd_run_f32
+        same = dd * s > 0.0
+    else:
+        same = ((dd > 0.0) & (s > 0.0)) | ((dd < 0.0) & (s < 0.0))
+    ms = abs(s)
+    close = (not same) & (ms != 0.0) & (ms >= height)
+    acc += ms if close else 0.0
+    n += close
+    return (s + dd if same else dd), acc, n
+
+
+@njit(inline="always", **_OPTS)
+def _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, f32):
+    for k in range(s.size):
+        v, a, n = _upd_run_d(d0[k], s[k], smp[k], cnt[k], height, f32)
+        v, a, n = _upd_run_d(d1[k], v, a, n, height, f32)
+        v, a, n = _upd_run_d(d2[k], v, a, n, height, f32)
+        s[k], smp[k], cnt[k] = _upd_run_d(d3[k], v, a, n, height, f32)
+
+
+@njit(**_OPTS)
+def _runs4(d0, d1, d2, d3, s, smp, cnt, height):
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, False)
+
+
+@njit(**_OPTS)
+def _runs4_f32(d0, d1, d2, d3, s, smp, cnt, height):
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, True)
+
+
+@njit(**_OPTS)
+def _step_run4(kind, r0, r1, r2, r3, r4, r5, s, smp, cnt, w, height, tol, two, fmax):
+    """Advance every lane of a block by 4 time steps, run mode, through scratch ``w``.
+
+    Rows ``r0 .. r5`` hold samples ``t-2 .. t+3``; ``w`` is ``(4, lanes)`` scratch of
+    the samples' dtype. Returns whether a non-finite sample may be in rows ``r2`` on.
+    """
+    nl = s.size
+    d0 = w[0, :nl]
+    d1 = w[1, :nl]
+    d2 = w[2, :nl]
+    d3 = w[3, :nl]
+    nf = _diff4(r0, r1, r2, r3, r4, r5, d0, d1, d2, d3, tol, two, fmax)
+    if kind == RUN_F32:
+        _runs4_f32(d0, d1, d2, d3, s, smp, cnt, height)
+    else:
+        _runs4(d0, d1, d2, d3, s, smp, cnt, height)
+    return nf
+
+
 # --------------------------------------------------------------------------- scalar scans
 @njit(**_OPTS)
 def _segment_local(flat, off, st, lo, hi, height, tol, two, zero, pos, mag, n0, record):
@@ -711,6 +808,27 @@ def _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, f
                          flat[o2:o2 + span:si], flat[o3:o3 + span:si], q, smp, cnt, w, h_e,
                          tol, two, fmax)
         t += 2
+    # int64 counters for the float64 run loop: an int32 one costs a pack per step there
+    cnt64 = np.zeros(0 if local else nl, dtype=np.int64)
+    while not local and t + 4 <= n:
+        o0 = start + (t - 2) * st
+        o1 = o0 + st
+        o2 = o1 + st
+        o3 = o2 + st
+        o4 = o3 + st
+        o5 = o4 + st
+        if si == 1:
+            nf |= _step_run4(kind, flat[o0:o0 + nl], flat[o1:o1 + nl], flat[o2:o2 + nl],
+                             flat[o3:o3 + nl], flat[o4:o4 + nl], flat[o5:o5 + nl], s, smp,
+                             cnt64, w, height, tol, two, fmax)
+        else:
+            nf |= _step_run4(kind, flat[o0:o0 + span:si], flat[o1:o1 + span:si],
+                             flat[o2:o2 + span:si], flat[o3:o3 + span:si],
+                             flat[o4:o4 + span:si], flat[o5:o5 + span:si], s, smp, cnt64,
+                             w, height, tol, two, fmax)
+        t += 4
+    for k in range(cnt64.size):
+        cnt[k] += cnt64[k]
     while t < n:
         u = 4 if t + 4 <= n else 1
         o0 = start + (t - 2) * st
@@ -818,6 +936,7 @@ def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, f
     buf = np.empty((tile + 2, nl + 64 // flat.itemsize), dtype=flat.dtype)
     w = np.empty((4, nl + 64 // flat.itemsize), dtype=flat.dtype)
     local = kind == LOCAL or kind == LOCAL0
+    cnt64 = np.zeros(0 if local else nl, dtype=np.int64)  # see _rows_block
     nf = False
     t0 = 0  # time step held by buf[0]
     filled = 0  # rows of buf holding data
@@ -840,6 +959,11 @@ def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, f
             nf |= _step2(kind, buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl], buf[r + 1, :nl],
                          q, smp, cnt, w, h_e, tol, two, fmax)
             r += 2
+        while not local and r + 4 <= filled:
+            nf |= _step_run4(kind, buf[r - 2, :nl], buf[r - 1, :nl], buf[r, :nl],
+                             buf[r + 1, :nl], buf[r + 2, :nl], buf[r + 3, :nl], s, smp, cnt64,
+                             w, height, tol, two, fmax)
+            r += 4
         while r < filled:
             u = 4 if r + 4 <= filled else 1
             r3 = r + 1 if u == 4 else r
@@ -853,6 +977,8 @@ def _tiles_block(flat, starts, n, st, tile, kind, h_e, height, tol, two, zero, f
         buf[1] = buf[filled - 1]
         t0 += filled - 2
         filled = 2
+    for k in range(cnt64.size):
+        cnt[k] += cnt64[k]
     if kind == RUN or kind == RUN_F32:
         _run_close(s, smp, cnt, height)
     if nf:  # rare: find the lanes
