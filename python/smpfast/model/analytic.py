@@ -160,6 +160,8 @@ def input_summary(
                      np.zeros(t.shape), sd_d, cov_yd)
     dp, dn = np.maximum(dp - corr, 0.0), np.maximum(dn - corr, 0.0)
     per_t["d_abs_p"], per_t["d_abs_n"] = dp, dn
+    per_t.update(_pos_part_moments(np.full(t.shape, mean), sd_y, np.zeros(t.shape), var_d,
+                                   cov_yd, (var_d > 0).astype(np.float64)))
     rho1 = dd[0] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
     rho2 = dd[1] / max(float(var_d[0]), 1e-300) if var_d[0] > 0 else 0.0
     factor = float(g.gauss_peak_factor(np.array(rho1), np.array(rho2)))
@@ -427,6 +429,30 @@ def _mean_curvature(y: np.ndarray, T: int) -> np.ndarray:
     return np.asarray(np.gradient(d1, dtau, axis=-1, edge_order=2) * h * h)
 
 
+def _pos_part_moments(
+    m: np.ndarray, s: np.ndarray, md: np.ndarray, var_d: np.ndarray, cov_yd: np.ndarray,
+    act: np.ndarray | float = 1.0,
+) -> dict[str, np.ndarray]:
+    """``p3 .. act_p3`` for (y, d) jointly Gaussian, with 1{y > 0}; ``act`` = P(d != 0).
+
+    d = md + beta (y - m) + e; E[(y - m)^j 1{y > 0}] = P, s phi(m/s), s^2 (P - (m/s)
+    phi(m/s)) for j = 0, 1, 2 (the stencil's three samples are taken on the same side).
+    """
+    s = np.maximum(s, 1e-300)
+    a = m / s
+    P, ph = g.cdf(a), g.pdf(a)
+    e1, e2 = s * ph, s**2 * (P - a * ph)
+    beta = cov_yd / s**2
+    ve = np.maximum(var_d - beta**2 * s**2, 0.0)
+    return {
+        "p3": P, "y_p3": m * P + e1, "y2_p3": m * m * P + 2 * m * e1 + e2,
+        "d_p3": md * P + beta * e1,
+        "d2_p3": (ve + md**2) * P + 2 * md * beta * e1 + beta**2 * e2,
+        "yd_p3": m * md * P + (m * beta + md) * e1 + beta * e2,
+        "act_p3": P * act,
+    }
+
+
 def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> None:
     """Fill d_abs_p/n, pk_p/n from d_abs, pk and the value-curvature correlation."""
     md = st["d"]
@@ -447,6 +473,7 @@ def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> N
     st["d_abs_n"] = st["d_abs"] * sn
     st["pk_p"] = st["pk"] * sp
     st["pk_n"] = st["pk"] * sn
+    st.update(_pos_part_moments(m, s, md, sd**2, cov, st["d_act"]))
 
 
 # ----------------------------------------------------------------------------- covariances
@@ -744,6 +771,9 @@ def _propagate_relu(
     st["pk_p"] = st_in["pk_p"].copy()
     st["d_abs_n"] = np.abs(alpha) * st_in["d_abs_n"]
     st["pk_n"] = np.abs(alpha) * st_in["pk_n"]
+    # the positive part passes unchanged
+    st.update(_pos_part_moments(m, sd, st_in["d"], _var(st_in, "d", "d2"),
+                                st_in["c_yd"] - st_in["y"] * st_in["d"], st_in["d_act"]))
     # neighbours and channel pairs
     cm = _CovModel(s)
     nl = len(s.lags)
@@ -886,6 +916,15 @@ def _propagate_maxpool(
     else:
         st["d_abs_n"] = np.zeros_like(m)
         st["pk_n"] = np.zeros_like(m)
+        if "p3" in st_in:
+            # the max above 0 keeps the input's positive-part curvature-value regression
+            p3 = np.maximum(st_in["p3"], 1e-12)
+            ey, ed = st_in["y_p3"] / p3, st_in["d_p3"] / p3
+            vy = np.maximum(st_in["y2_p3"] / p3 - ey**2, 1e-300)
+            gam = (st_in["yd_p3"] / p3 - ey * ed) / vy
+            res = np.maximum(st_in["d2_p3"] / p3 - ed**2 - gam**2 * vy, 0.0)
+            st.update(_pos_part_moments(mM, sM, ed + gam * (mM - ey), res + gam**2 * sM**2,
+                                        gam * sM**2, st_in["act_p3"] / p3))
     # covariances of pooled outputs: first-order weights P(i is the max)
     cm = _CovModel(s)
     lags = s.lags
@@ -1043,7 +1082,8 @@ def _propagate_flatten(
     coords = np.tile(coords, (C, 1))
     st: dict[str, np.ndarray] = {}
     for k in STATS:
-        st[k] = s.stats[k][ch]
+        if k in s.stats:
+            st[k] = s.stats[k][ch]
     cm = _CovModel(s)
     F = C * P
     K = s.n_bins

@@ -316,6 +316,41 @@ def _curvature_given_value(summary: Summary) -> tuple[np.ndarray, np.ndarray, np
     return st["d"].copy(), gam, np.sqrt(res)
 
 
+def _curvature_given_positive_value(
+    summary: Summary, lat: dict[str, np.ndarray]
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None:
+    """:func:`_curvature_given_value` for a rectified input, from its positive part.
+
+    Switches of maxpool(relu(z)) = relu(maxpool(z)) happen above 0, where the input is the
+    latent z itself. The regression of d on y over the samples whose stencil is positive
+    (``p3 y_p3 .. yd_p3``) is unbiased for a Gaussian (selection on the regressor only);
+    it is returned in the latent's frame, E[d | y = u] = md + gam (u - m_latent). None when
+    the summary has no positive-part moments.
+
+    The curvature is a mixture: active (``act_p3``) on a fraction q of the positive
+    samples, zero elsewhere (kinks of a piecewise-linear path are sparse, a smooth path's
+    curvature is everywhere, q = 1). Returned is the regression of the *active* part,
+    (md / q, gam / q, sdc / sqrt(q)), and q: the overlap of a switch with the curvature
+    is q times the overlap with an active curvature (a Gaussian c of the same variance
+    would put many small curvatures on the switch's samples, where the cancellation is
+    largest).
+    """
+    st = summary.stats
+    if "p3" not in st:
+        return None
+    p = np.maximum(st["p3"], 1e-12)
+    ey, ed = st["y_p3"] / p, st["d_p3"] / p
+    vy = np.maximum(st["y2_p3"] / p - ey**2, 1e-300)
+    gam = (st["yd_p3"] / p - ey * ed) / vy
+    res = np.maximum(st["d2_p3"] / p - ed**2 - gam**2 * vy, 0.0)
+    md = ed + gam * (lat["m"] - ey)
+    ok = st["p3"] > 1e-3
+    q = np.clip(st["act_p3"] / p, 1e-6, 1.0)
+    curv = (np.where(ok, md / q, 0.0), np.where(ok, gam / q, 0.0),
+            np.where(ok, np.sqrt(res / q), 0.0))
+    return curv, np.where(ok, q, 0.0)
+
+
 def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
     C, K = summary.channels, summary.n_bins
     sizes = tuple(in_shape[1:])
@@ -336,10 +371,36 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     # the overlap needs the curvature given the latent value: measured for plain inputs;
     # for rectified inputs the regression on rectified values is biased, so it is left out
     plain = not bool(lat["rect"].any())
-    cgv = _curvature_given_value(summary) if not single and plain else None
+    curv_q: np.ndarray | None = None
+    cgv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    if single:
+        pass
+    elif plain:
+        cgv = _curvature_given_value(summary)
+    else:
+        pos_curv = _curvature_given_positive_value(summary, lat)
+        if pos_curv is not None:
+            cgv, curv_q = pos_curv
     # share of |d| mass sitting on local peaks (per sample, per unit |d|)
     pk_share = summary["pk"] / np.maximum(summary["d_abs"], 1e-300)
+    if not plain:
+        # the maximum's curvature is the positive part's (not the ReLU kinks' peaks)
+        pk_share = np.where(summary["d_abs_p"] > 0, summary["pk_p"] / np.maximum(
+            summary["d_abs_p"], 1e-300), pk_share)
     curv = cgv if mode == "run" else None
+    straddle = np.ones_like(lat["m"])
+    if cgv is not None and not plain:
+        # d_abs_p / pk_p leave out the positive samples next to a zero crossing (their
+        # stencil straddles 0); the maximum, high, keeps a positive stencil: per unit of
+        # the positive part's curvature, add those samples' latent curvature back, one
+        # per crossing: (crossings per sample) E[|d| | y = 0] (Rice, regression at u = 0)
+        r1, _, _ = g.rice_terms(0.0, lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"])
+        md, gam, sdc = cgv
+        e0 = g.abs_moments(md - gam * lat["m"], sdc)[0]
+        if curv_q is not None:
+            e0 = e0 * curv_q  # active on a fraction q of the samples
+        dp = np.maximum(summary["d_abs_p"], 1e-300)
+        straddle = np.where(summary["d_abs_p"] > 0, 1.0 + r1 * e0 / dp, 1.0)
     for masks, count in classes.items():
         grids = [
             [j * dl for j, ok in enumerate(mask) if ok]
@@ -348,14 +409,14 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
         elems = [tuple(e) for e in np.array(np.meshgrid(*grids, indexing="ij")).reshape(
             len(grids), -1).T.tolist()]
         sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect, curv, cgv,
-                                       cgv if mode == "local" else None, pk_share)
+                                       cgv if mode == "local" else None, pk_share, curv_q)
         w1, w2 = win.pick(mode), win.pick(mode, True)
         kink_mean = (sw1 * w1).sum(axis=1)
         kink_sq = (sw2 * w2).sum(axis=1)
         if mode == "run":
-            base = np.where(rect, summary["d_abs_p"], summary["d_abs"])
+            base = np.where(rect, summary["d_abs_p"] * straddle, summary["d_abs"])
         else:
-            base = np.where(rect, summary["pk_p"], summary["pk"])
+            base = np.where(rect, summary["pk_p"] * straddle, summary["pk"])
         surv_mean = (base * surv_w * win.samples).sum(axis=1)
         # affine latents: at most k - 1 switches (plus the max crossing 0 when rectified)
         n_max = float(len(elems) - 1 + int(rect.any())) if single else None
@@ -507,6 +568,7 @@ def _pool_terms(
     surv_curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     local_curv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     pk_share: np.ndarray | None = None,
+    curv_q: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Switch (and zero-crossing) rates per unit time and the survivor weight, per (C, K).
 
@@ -524,11 +586,16 @@ def _pool_terms(
     E[|d_i| 1{i is the max}] / E|d_i| rather than P(i is the max): the maximum is high,
     and on a stationary path a high value has a larger curvature |d| (E[d | y] is linear
     in y), so the kinks and curvature the maximum keeps are larger than average.
+
+    ``curv_q`` (per (C, K)): the curvature is active on that fraction of the samples and
+    ``curv`` / ``local_curv`` describe its active part; the overlap terms scale by it.
     """
     m, s, mp, sp, r = lat["m"], lat["s"], lat["mp"], lat["sp"], lat["r"]
     s = np.maximum(s, 1e-300)
     if pk_share is None:
         pk_share = np.zeros_like(m)
+    # the curvature is active on a fraction curv_q of the samples (curv: its active part)
+    qc = np.ones_like(m) if curv_q is None else curv_q
     k = len(elems)
     shape = m.shape
     sw1 = np.zeros(shape)
@@ -566,17 +633,17 @@ def _pool_terms(
             sw1 += (dens * m2z * prob * du).sum(axis=-1)
             sw2 += (dens * m3z * prob * du).sum(axis=-1)
             if curv is not None:
-                sw1 += (dens * _overlap(u, mm, varz, curv) * prob * du).sum(axis=-1)
+                sw1 += qc * (dens * _overlap(u, mm, varz, curv) * prob * du).sum(axis=-1)
             elif local_curv is not None:
-                sw1 += (dens * _overlap_local(u, mm, varz, local_curv, pk_share) * prob
-                        * du).sum(axis=-1)
+                sw1 += qc * (dens * _overlap_local(u, mm, varz, local_curv, pk_share) * prob
+                             * du).sum(axis=-1)
     surv = np.zeros(shape)
     _, r2, r3 = g.rice_terms(0.0, m, s, mp, sp, r)
     if surv_curv is not None:
         md, gam, sdc = (c[..., None] for c in surv_curv)
         e_du = g.abs_moments(md + gam * (u - mm), np.broadcast_to(sdc, u.shape))[0]
         norm = (g.pdf((u - mm) / ss) / ss * e_du * du).sum(axis=-1)
-        e_w = e_du / np.maximum(norm, 1e-300)[..., None]
+        e_w = np.where(norm[..., None] > 0, e_du / np.maximum(norm, 1e-300)[..., None], 1.0)
     else:
         e_w = np.ones_like(u)
     for ia in range(k):
@@ -593,7 +660,10 @@ def _pool_terms(
         sw1 += np.where(rect, r2 * prob0, 0.0)
         sw2 += np.where(rect, r3 * prob0, 0.0)
     pos = g.cdf(m / s)
-    surv = np.where(rect, surv / np.maximum(pos, 1e-300), surv)
+    # rectified: only the positive part's kinks are latent kinks, per unit of them; with
+    # the |d| weighting the normalisation over u > 0 has done that already
+    if surv_curv is None:
+        surv = np.where(rect, surv / np.maximum(pos, 1e-300), surv)
     return sw1, sw2, surv
 
 

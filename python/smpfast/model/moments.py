@@ -17,6 +17,11 @@ under the noise floor of :func:`smpfast.smp`):
 ``pk``       E[|d| 1{t is a local peak of |d|}] (``find_peaks`` rule); ``pk_p pk_n``
              the same restricted like ``d_abs_p`` / ``d_abs_n``
 ``dd1 dd2``  E[d[t] d[t+1]], E[d[t] d[t+2]] (over the pairs inside the path)
+``p3 y_p3 y2_p3 d_p3 d2_p3 yd_p3 act_p3``  P(all three samples > 0) and E[y], E[y^2],
+             E[d], E[d^2], E[y d], P(d != 0) times that indicator: the curvature-value
+             regression and the curvature's activity on the positive part (a rectified
+             input's zeros would bias them); "active" is |d| above 1e3 eps of the
+             sample's scale, clear of the rounding of a sum of many products
 ``vd``       E[v[t] (d[t+1] - d[t-1])] / 2 (t = 2 .. T-3): the slope's coupling to the
              curvature's change (a third derivative), which the lag products of d and the
              value moments fix only through large cancellations
@@ -57,6 +62,7 @@ STATS: tuple[str, ...] = (
     "pos", "y_p", "y2_p", "v_p", "v2_p", "yv_p",
     "d_abs", "d2", "d", "d_act", "c_yd",
     "d_abs_p", "d_abs_n", "pk", "pk_p", "pk_n", "dd1", "dd2", "vd",
+    "p3", "y_p3", "y2_p3", "d_p3", "d2_p3", "yd_p3", "act_p3",
 )
 #: Per (channel, bin, lag) statistics.
 LAG_STATS: tuple[str, ...] = ("l_yy", "l_vv", "l_pp", "l_yy_p", "l_vv_p")
@@ -317,6 +323,17 @@ class MomentAccumulator:
         accr("pk", adpk.sum(axis=-1))
         accr("pk_p", red(adpk, allpf))
         accr("pk_n", red(adpk, allnf))
+        yp3 = y0f * allpf
+        dp3 = df * allpf
+        accr("p3", allpf.sum(axis=-1))
+        accr("y_p3", yp3.sum(axis=-1))
+        accr("y2_p3", red(yp3, y0f))
+        accr("d_p3", dp3.sum(axis=-1))
+        accr("d2_p3", red(dp3, df))
+        accr("yd_p3", red(yp3, df))
+        scale_t = np.abs(xf[:-2]) + 2 * np.abs(xf[1:-1]) + np.abs(xf[2:])
+        big = np.abs(d) > 1e3 * np.finfo(x.dtype).eps * scale_t
+        accr("act_p3", (flat(big) * allpf).sum(axis=-1))
         dd1 = np.zeros((T - 2, C))
         dd1[:-1] = red(df[:-1], df[1:])
         dd2 = np.zeros((T - 2, C))
