@@ -131,3 +131,18 @@ def test_e1_gates_the_ratio_on_float64_only():
     assert acc["relu_over_smooth_local"]["float32"]["tanh"] == pytest.approx(10.0)
     cells[1] = _cell("tanh", "float64", 0.02)  # 50x: fails
     assert not ex.acceptance(cells)["E1"]["pass"]
+
+
+def test_missing_reports_fail_and_are_named(tiny_run) -> None:
+    # a cell whose prediction raised (as nets.Linear did) is a gap, not a pass
+    _, res = tiny_run
+    cells = [dict(c) for c in res["cells"]]
+    e2 = next(i for i, c in enumerate(cells) if c["experiment"] == "E2")
+    cells[e2] = dict(cells[e2], reports={k: v for k, v in cells[e2]["reports"].items()
+                                         if not k.startswith("analytic")})
+    acc = ex.acceptance(cells)
+    assert acc["E2"]["analytic"]["missing_reports"] == 2
+    assert not acc["E2"]["analytic"]["pass"]
+    assert acc["E2"]["empirical"]["missing_reports"] == 0
+    table = ex.summary_table(dict(res, cells=cells, acceptance=acc))
+    assert "2 cell/mode reports MISSING" in table

@@ -446,6 +446,8 @@ def summary_table(results: dict[str, Any]) -> str:
                 f"{r['cells_checked']} within {100 * r['tolerance']:.0f}% (max "
                 f"{100 * r['max_abs_rel_error']:.2f}%: {worst}); std within 15%: "
                 f"{r['std_within_15pct']}/{r['cells_checked']}"
+                + (f"; {r['missing_reports']} cell/mode reports MISSING (a failure)"
+                   if r.get("missing_reports") else "")
             )
     return "\n".join(lines)
 
