@@ -198,7 +198,103 @@ def input_summary(
     st["smp_loc2"] = np.full(C, loc**2 + ratio**2 * var_run)
     st["affine"] = np.full(C, affine)
     st["single"] = np.full(C, affine)
+    sv = _surv_sums(T, mean, kw, path)
+    for name, val in sv.items():
+        st[name] = np.full(C, val)
     return Summary(T=T, shape=shape, n_bins=K, lags=lags, stats=st, n_signals=0)
+
+
+def _surv_sums(T: int, mean: float, kw: dict[str, Any], path: str) -> dict[str, float]:
+    """Per-signal sums of |d| on each side of 0: ``surv_p surv_n surv_p2 surv_n2 surv_pn``.
+
+    A = sum_t |d_t| 1{y_t > 0}, B = sum_t |d_t| 1{y_t < 0} over t = 1 .. T-2 of a
+    stationary squared-exponential path: E[A^2] = sum over lags j of (T - 2 - |j|)
+    E[|d_0| |d_j| 1{y_0 > 0} 1{y_j > 0}], the 4-variate Gaussian expectation by
+    Gauss-Legendre over y_0 and y_j (each side of 0 separately) and Gauss-Hermite over
+    (d_0, d_j) given them. Linear paths: all 0.
+    """
+    names = ("surv_p", "surv_n", "surv_p2", "surv_n2", "surv_pn")
+    if path != "gaussian":
+        return {k: 0.0 for k in names}
+    std = float(kw.get("std", 1.0))
+    ell = float(kw.get("length_scale", 8.0))
+
+    def k(lag: float) -> float:
+        return std**2 * math.exp(-(lag**2) / (2 * ell**2))
+
+    n = T - 2
+    c = (1.0, -2.0, 1.0)
+
+    def cyd(j: int) -> float:  # Cov(y_0, d_j)
+        return k(j + 1) - 2 * k(j) + k(j - 1)
+
+    def cdd(j: int) -> float:
+        return sum(c[a] * c[b] * k(j + b - a) for a in range(3) for b in range(3))
+
+    xl, wl = g.legendre(24)
+    xh, wh = g.hermite(8)
+    lim = mean + np.array([-8.0, 0.0, 8.0]) * std
+    z0 = min(max(0.0, lim[0]), lim[2])
+    sides = [(lim[0], z0), (z0, lim[2])]
+    # nodes on each side of 0 (negative side first), weights include the interval length
+    ys, ws, sg = [], [], []
+    for si, (lo, hi) in enumerate(sides):
+        ys.append(lo + (hi - lo) * (xl + 1) / 2)
+        ws.append(wl * (hi - lo) / 2)
+        sg.append(np.full(xl.shape, si))
+    y1 = np.concatenate(ys)
+    w1 = np.concatenate(ws)
+    s1 = np.concatenate(sg)  # 0: y < 0, 1: y > 0
+    var_y = k(0)
+    var_d = cdd(0)
+    # lag 0: E[d^2 1{y > 0}] etc. (|d_0|^2)
+    beta0 = cyd(0) / var_y
+    res0 = max(var_d - beta0**2 * var_y, 0.0)
+    py = g.pdf((y1 - mean) / std) / std
+    ed2 = res0 + (beta0 * (y1 - mean)) ** 2
+    m_pp = float((w1 * py * ed2 * (s1 == 1)).sum())
+    m_nn = float((w1 * py * ed2 * (s1 == 0)).sum())
+    e_abs = np.sqrt(res0) * 2 * g.pdf(beta0 * (y1 - mean) / max(np.sqrt(res0), 1e-300)) + \
+        beta0 * (y1 - mean) * (1 - 2 * g.cdf(-beta0 * (y1 - mean) / max(np.sqrt(res0), 1e-300)))
+    mean_p = float((w1 * py * e_abs * (s1 == 1)).sum())
+    mean_n = float((w1 * py * e_abs * (s1 == 0)).sum())
+    tot = {"pp": n * m_pp, "nn": n * m_nn, "pn": 0.0}
+    Y0, Y1 = np.meshgrid(y1, y1, indexing="ij")
+    W = np.outer(w1, w1)
+    S0, S1 = np.meshgrid(s1, s1, indexing="ij")
+    for j in range(1, n):
+        cyy = np.array([[k(0), k(j)], [k(j), k(0)]])
+        if abs(k(j)) > 0.999 * k(0):
+            continue  # (never for j >= 1 with a finite length scale and T < 10 ell^2)
+        cdy = np.array([[cyd(0), cyd(j)], [cyd(j), cyd(0)]])  # Cov(d_a, y_b)
+        cdd2 = np.array([[cdd(0), cdd(j)], [cdd(j), cdd(0)]])
+        inv = np.linalg.inv(cyy)
+        B = cdy @ inv
+        cres = cdd2 - B @ cdy.T
+        det = np.linalg.det(cyy)
+        dy0, dy1 = Y0 - mean, Y1 - mean
+        dens = np.exp(-0.5 * (inv[0, 0] * dy0**2 + 2 * inv[0, 1] * dy0 * dy1
+                              + inv[1, 1] * dy1**2)) / (2 * np.pi * np.sqrt(det))
+        mu0 = B[0, 0] * dy0 + B[0, 1] * dy1
+        mu1 = B[1, 0] * dy0 + B[1, 1] * dy1
+        L = np.linalg.cholesky(cres + 1e-18 * np.eye(2))
+        e = np.zeros_like(Y0)
+        for a, wa in zip(xh, wh, strict=True):
+            for b, wb in zip(xh, wh, strict=True):
+                d0 = mu0 + L[0, 0] * a
+                d1 = mu1 + L[1, 0] * a + L[1, 1] * b
+                e += wa * wb * np.abs(d0 * d1)
+        f = W * dens * e
+        pp = float((f * (S0 == 1) * (S1 == 1)).sum())
+        nn = float((f * (S0 == 0) * (S1 == 0)).sum())
+        pn = float((f * (S0 == 1) * (S1 == 0)).sum())
+        np_ = float((f * (S0 == 0) * (S1 == 1)).sum())
+        mult = 2 * (n - j)  # lags +j and -j
+        tot["pp"] += mult * pp
+        tot["nn"] += mult * nn
+        tot["pn"] += (n - j) * (pn + np_)
+    return {"surv_p": n * mean_p, "surv_n": n * mean_n, "surv_p2": tot["pp"],
+            "surv_n2": tot["nn"], "surv_pn": tot["pn"]}
 
 
 def _abs_sum_var(

@@ -208,7 +208,21 @@ def _relu(block: Any, summary: Summary, mode: str) -> Prediction:
     kink_sq = np.where(rect, 0.0, kink_sq)
     surv_mean = np.where(rect, summary.smp_mean(mode), surv_mean)
     n_max = 1.0 if bool(_affine(summary).all()) else None
-    return _combine(kink_mean, kink_sq, n_max, surv_mean, summary, mode)
+    pred = _combine(kink_mean, kink_sq, n_max, surv_mean, summary, mode)
+    st = summary.stats
+    if mode == "run" and "surv_p2" in st and not rect.any():
+        # the kept curvature's own per-signal spread, measured (or in closed form): the
+        # time a signal spends above 0 varies from signal to signal, so A = sum |d| 1{> 0}
+        # spreads far more than the input's SMP (the default keeps its relative spread)
+        a = np.abs(alpha[:, 0])
+        in_mean = summary.smp_mean(mode)
+        in_var = np.maximum(summary.smp_second(mode) - in_mean**2, 0.0)
+        ratio = np.where(in_mean > 0, surv_mean / np.maximum(in_mean, 1e-300), 0.0)
+        var_s = np.maximum(st["surv_p2"] + 2 * a * st["surv_pn"] + a * a * st["surv_n2"]
+                           - (st["surv_p"] + a * st["surv_n"]) ** 2, 0.0)
+        second = pred.second - ratio**2 * in_var + var_s
+        pred = Prediction(mean=pred.mean, second=second)
+    return pred
 
 
 # ----------------------------------------------------------------------------- max pooling

@@ -39,8 +39,12 @@ Channel pairs at the same position per bin: ``cc_yy``, ``cc_vv``, ``cc_yv`` (K, 
 Per channel, over signals: the mean and second moment of the input's own SMP in both
 modes (``smp_run smp_run2 smp_loc smp_loc2``), ``affine``, the fraction of signals with
 no second difference above the rounding of their own scale, and ``single``, the fraction
-that are affine or have at most one run-mode peak (a ReLU of an affine signal). The size
-depends on C, K and L only (not on T or n).
+that are affine or have at most one run-mode peak (a ReLU of an affine signal); and
+the per-signal sums A = sum_t |d_t| 1{stencil > 0}, B = the same for < 0 (what a ReLU
+keeps of the curvature): ``surv_p surv_n`` E[A], E[B], ``surv_p2 surv_n2 surv_pn`` E[A^2],
+E[B^2], E[A B] (the time the signal spends above 0 varies from signal to signal: A
+spreads far more than the input's SMP). The size depends on C, K and L only (not on T
+or n).
 
 :class:`MomentAccumulator` merges chunks (sums, so chunk order does not matter).
 """
@@ -77,6 +81,7 @@ CC_STATS: tuple[str, ...] = ("cc_yy", "cc_vv", "cc_yv")
 #: Per channel statistics of the signals' own SMP.
 SMP_STATS: tuple[str, ...] = (
     "smp_run", "smp_run2", "smp_loc", "smp_loc2", "affine", "single",
+    "surv_p", "surv_n", "surv_p2", "surv_n2", "surv_pn",
 )
 
 DEFAULT_BINS = 16
@@ -395,6 +400,11 @@ class MomentAccumulator:
         scale = np.abs(xf).sum(axis=0) * (64.0 * np.finfo(x.dtype).eps)
         self._sums["affine"] += (s_run <= scale).sum(axis=sp_red)
         self._sums["single"] += ((s_run <= scale) | (n_run <= 1)).sum(axis=sp_red)
+        a_sum = (ad * allp).sum(axis=0)  # (n, C, *spatial)
+        b_sum = (ad * alln).sum(axis=0)
+        for name, val in (("surv_p", a_sum), ("surv_n", b_sum), ("surv_p2", a_sum * a_sum),
+                          ("surv_n2", b_sum * b_sum), ("surv_pn", a_sum * b_sum)):
+            self._sums[name] += val.sum(axis=sp_red)
         self._signals += n
 
     def merge(self, other: MomentAccumulator) -> None:
