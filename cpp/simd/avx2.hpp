@@ -28,6 +28,9 @@ namespace SMPFAST_NS {
 #define SMPFAST_PACK_AHEAD 256
 #endif
 constexpr std::int64_t kPackAhead = SMPFAST_PACK_AHEAD;  // bytes ahead along each signal
+#ifndef SMPFAST_ROW_PREFETCH_HINT
+#define SMPFAST_ROW_PREFETCH_HINT _MM_HINT_T0
+#endif
 
 // Tile packer: W = N * UU signals contiguous along the path (sample stride sizeof(E)),
 // `lane_stride` bytes apart, transposed N x N at a time (N = 8 floats or 4 doubles per
@@ -188,7 +191,7 @@ struct Avx2Lanes {
         // One row. Local mode: returns the previous |d| where it is a peak, else 0.
         // Run mode: returns |d| above the noise floor (0 under it).
         auto step = [&](const char* r) __attribute__((always_inline)) -> V {
-            if (PF) _mm_prefetch(r + ahead, _MM_HINT_T0);
+            if (PF) _mm_prefetch(r + ahead, SMPFAST_ROW_PREFETCH_HINT);
             const V y = O::load(r);
             const V ay = O::band(y, absmask);
             const V d = O::add(O::fnmadd(two, y1, y), y2);
