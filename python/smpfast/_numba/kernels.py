@@ -561,36 +561,48 @@ def _diff4(r0, r1, r2, r3, r4, r5, d0, d1, d2, d3, tol, two, fmax):
 
 
 @njit(inline="always", **_OPTS)
-def _upd_run_d(dz, s, acc, n, height, f32):
+def _upd_run_d(dz, s, acc, n, height, f32, use_h):
     dd = np.float64(dz)
     if f32:  # see _upd_run_f32
         same = dd * s > 0.0
     else:
         same = ((dd > 0.0) & (s > 0.0)) | ((dd < 0.0) & (s < 0.0))
     ms = abs(s)
-    close = (not same) & (ms != 0.0) & (ms >= height)
+    # an open run (s != 0) ends; with height > 0, ms >= height implies s != 0
+    close = (not same) & ((ms >= height) if use_h else (ms != 0.0))
     acc += ms if close else 0.0
     n += close
     return (s + dd if same else dd), acc, n
 
 
 @njit(inline="always", **_OPTS)
-def _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, f32):
+def _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, f32, use_h):
     for k in range(s.size):
-        v, a, n = _upd_run_d(d0[k], s[k], smp[k], cnt[k], height, f32)
-        v, a, n = _upd_run_d(d1[k], v, a, n, height, f32)
-        v, a, n = _upd_run_d(d2[k], v, a, n, height, f32)
-        s[k], smp[k], cnt[k] = _upd_run_d(d3[k], v, a, n, height, f32)
+        v, a, n = _upd_run_d(d0[k], s[k], smp[k], cnt[k], height, f32, use_h)
+        v, a, n = _upd_run_d(d1[k], v, a, n, height, f32, use_h)
+        v, a, n = _upd_run_d(d2[k], v, a, n, height, f32, use_h)
+        s[k], smp[k], cnt[k] = _upd_run_d(d3[k], v, a, n, height, f32, use_h)
+
+
+# one compiled loop per (dtype check, height test): literals fold away when inlined
+@njit(**_OPTS)
+def _runs4(d0, d1, d2, d3, s, smp, cnt, height):
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, False, True)
 
 
 @njit(**_OPTS)
-def _runs4(d0, d1, d2, d3, s, smp, cnt, height):
-    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, False)
+def _runs4_0(d0, d1, d2, d3, s, smp, cnt, height):
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, False, False)
 
 
 @njit(**_OPTS)
 def _runs4_f32(d0, d1, d2, d3, s, smp, cnt, height):
-    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, True)
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, True, True)
+
+
+@njit(**_OPTS)
+def _runs4_f32_0(d0, d1, d2, d3, s, smp, cnt, height):
+    _runs4_body(d0, d1, d2, d3, s, smp, cnt, height, True, False)
 
 
 @njit(**_OPTS)
@@ -607,9 +619,14 @@ def _step_run4(kind, r0, r1, r2, r3, r4, r5, s, smp, cnt, w, height, tol, two, f
     d3 = w[3, :nl]
     nf = _diff4(r0, r1, r2, r3, r4, r5, d0, d1, d2, d3, tol, two, fmax)
     if kind == RUN_F32:
-        _runs4_f32(d0, d1, d2, d3, s, smp, cnt, height)
-    else:
+        if height > 0.0:
+            _runs4_f32(d0, d1, d2, d3, s, smp, cnt, height)
+        else:
+            _runs4_f32_0(d0, d1, d2, d3, s, smp, cnt, height)
+    elif height > 0.0:
         _runs4(d0, d1, d2, d3, s, smp, cnt, height)
+    else:
+        _runs4_0(d0, d1, d2, d3, s, smp, cnt, height)
     return nf
 
 
