@@ -161,3 +161,17 @@ def test_relu_spread_on_gaussian_paths_matches_monte_carlo() -> None:
     var_a = float(s["surv_p2"][0] - s["surv_p"][0] ** 2)
     a = (np.abs(x[2:] - 2 * x[1:-1] + x[:-2]) * (x[1:-1] > 0)).sum(axis=0)
     assert var_a == pytest.approx(float(a.var()), rel=0.15)
+
+
+def test_analytic_relu_slope_is_the_central_difference() -> None:
+    # the summary's slope is (y[t+1] - y[t-1]) / 2; next to a zero crossing that is about
+    # half the slope: E[v^2] of a ReLU output is below P(y > 0) Var y' (5% here), which
+    # carried through pool -> conv -> ReLU -> pool made the last pool 9-18% high
+    kw = {"length_scale": 6.0}
+    shape, T = (1, 6, 6), 48
+    net = nets.Sequential([nets.ReLU(), nets.MaxPool2d(2)], seed=0)
+    an = analytic.summaries(net, shape, T, path="gaussian", path_kwargs=kw, n_bins=2)[1]
+    x = paths.random_gaussian(300, shape, T, 9, **kw)
+    meas = moments(np.maximum(x, 0.0), n_bins=2)
+    for k in ("v2", "v2_p", "y2"):
+        assert float(an[k].mean()) == pytest.approx(float(meas[k].mean()), rel=0.02), k

@@ -822,6 +822,52 @@ def _latent_params(s: Summary) -> dict[str, np.ndarray]:
             "rect": lat["rect"]}  # fmt: skip
 
 
+def _central_slope_moments(
+    m: np.ndarray, s: np.ndarray, mp: np.ndarray, beta: np.ndarray, se2: np.ndarray,
+    md: np.ndarray, gam: np.ndarray, sec2: np.ndarray, alpha: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Moments of the central-difference slope of f(y) (slope 1 above 0, ``alpha`` below).
+
+    With y[t -+ 1] = y -+ v + c / 2 and (y, v, c) Gaussian (v = mp + beta (y - m) + e_v,
+    c = md + gam (y - m) + e_c, independent residuals): v_out = (f(y[t+1]) - f(y[t-1])) / 2.
+    Returns ``v v2 yv v_p v2_p yv_p`` (the ``_p`` ones times 1{y > 0}): Gauss-Legendre in
+    y on each side of 0, Gauss-Hermite in the residuals.
+    """
+    xl, wl = g.legendre(32)
+    xv, wv = g.hermite(16)
+    xc, wc = g.hermite(8)
+    s = np.maximum(s, 1e-300)
+    out = {k: np.zeros_like(m) for k in ("v", "v2", "yv", "v_p", "v2_p", "yv_p")}
+    lo_all, hi_all = m - 8 * s, m + 8 * s
+    a = alpha[..., None, None, None]
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return np.asarray(np.where(z > 0, z, a * z))
+
+    for side in (0, 1):
+        lo = np.where(side, np.maximum(lo_all, 0.0), np.minimum(lo_all, 0.0))
+        hi = np.where(side, np.maximum(hi_all, 0.0), np.minimum(hi_all, 0.0))
+        y = lo[..., None] + (hi - lo)[..., None] * (xl + 1) / 2  # (C, K, n)
+        wy = ((hi - lo) / 2)[..., None] * wl * g.pdf((y - m[..., None]) / s[..., None]) / s[
+            ..., None]
+        dev = y - m[..., None]
+        yy = y[..., None, None]
+        v = (mp[..., None] + beta[..., None] * dev)[..., None, None] + np.sqrt(se2)[
+            ..., None, None, None] * xv[:, None]
+        c = (md[..., None] + gam[..., None] * dev)[..., None, None] + np.sqrt(sec2)[
+            ..., None, None, None] * xc[None, :]
+        vo = 0.5 * (f(yy + v + c / 2) - f(yy - v + c / 2))
+        fy = f(yy)
+        w = wy[..., None, None] * wv[:, None] * wc[None, :]
+        mom = {"v": vo, "v2": vo * vo, "yv": fy * vo}
+        for k, val in mom.items():
+            tot = (val * w).sum(axis=(-3, -2, -1))
+            out[k] = out[k] + tot
+            if side:
+                out[k + "_p"] = tot
+    return out
+
+
 def _propagate_relu(
     block: Any, s: Summary, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
 ) -> Summary:
@@ -837,6 +883,12 @@ def _propagate_relu(
     mom = _rect_moments(m, sd, mp, beta, se2, alpha)
     st: dict[str, np.ndarray] = {k: mom[k] for k in ("y", "y2", "v", "v2", "yv", "pos", "y_p",
                                                       "y2_p", "v_p", "v2_p", "yv_p")}
+    # the summary's slope is the central difference (f(y[t+1]) - f(y[t-1])) / 2, not
+    # f'(y) y': next to a zero crossing it is about half the slope (exact below)
+    cov_yd = st_in["c_yd"] - st_in["y"] * st_in["d"]
+    gam = cov_yd / np.maximum(sd**2, 1e-300)
+    sec2 = np.maximum(_var(st_in, "d", "d2") - gam**2 * sd**2, 0.0)
+    st.update(_central_slope_moments(m, sd, mp, beta, se2, st_in["d"], gam, sec2, alpha))
     st["zero"] = np.where(alpha == 0, 1 - mom["pos"], 0.0)
     # kinks
     r1, r2, r3 = g.rice_terms(0.0, m, sd, mp, lp["sp"], lp["r"])
