@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from smpfast.model.blocks import (
 from smpfast.model.validate import measure_net, report
 
 
-def test_linear_features_block_is_predicted_by_both_methods():
+def test_linear_features_block_is_predicted_by_both_methods() -> None:
     # nets.Linear used to fail in the predictor ("axes don't match array"): E2 lost a cell
     net = nets.Sequential([nets.Linear(6, 4)], seed=0)
     meas = measure_net(net, (6,), 80, 32, path="gaussian", path_kwargs={"length_scale": 5.0},
@@ -28,7 +30,7 @@ def test_linear_features_block_is_predicted_by_both_methods():
             assert abs(row["predicted_mean"] - row["measured_mean"]) <= tol, (method, mode, row)
 
 
-def test_lag_products_average_over_the_pairs_inside_the_path():
+def test_lag_products_average_over_the_pairs_inside_the_path() -> None:
     rng = np.random.default_rng(0)
     T, n = 11, 8000
     x = rng.standard_normal((T, n, 1))
@@ -45,7 +47,7 @@ def test_lag_products_average_over_the_pairs_inside_the_path():
     np.testing.assert_allclose(s["dd2"][0], 1.0, rtol=0.15)
 
 
-def test_mean_curvature_is_the_second_difference_of_the_mean_function():
+def test_mean_curvature_is_the_second_difference_of_the_mean_function() -> None:
     T, K = 41, 8
     tau = (np.arange(K) + 0.5) / K
     y = 3.0 * tau**2 - tau + 0.5
@@ -54,7 +56,7 @@ def test_mean_curvature_is_the_second_difference_of_the_mean_function():
     np.testing.assert_allclose(_mean_curvature(np.ones((2, K)), T), 0.0, atol=1e-15)
 
 
-def test_analytic_curvature_mean_is_zero_on_stationary_paths():
+def test_analytic_curvature_mean_is_zero_on_stationary_paths() -> None:
     # E[d] of any block output on a stationary path is 0; ReLU and max pooling used to
     # carry only their (convex) kinks' mean and gave E[d] = +0.3 E|d|
     net = nets.Sequential([nets.Conv2d(1, 3, 3, padding=1), nets.ReLU(), nets.MaxPool2d(2),
@@ -66,7 +68,7 @@ def test_analytic_curvature_mean_is_zero_on_stationary_paths():
 
 
 @pytest.fixture(scope="module")
-def conv_after_pool():
+def conv_after_pool() -> tuple[Any, dict[str, float], Any]:
     net = nets.Sequential([nets.Conv2d(1, 4, 3, padding=1), nets.ReLU(), nets.MaxPool2d(2),
                            nets.Conv2d(4, 6, 3, padding=1)], seed=1)
     kw = {"length_scale": 6.0}
@@ -75,7 +77,9 @@ def conv_after_pool():
 
 
 @pytest.mark.parametrize("mode", ["run", "local"])
-def test_conv_after_relu_pool_on_gaussian_paths_matches_monte_carlo(conv_after_pool, mode):
+def test_conv_after_relu_pool_on_gaussian_paths_matches_monte_carlo(
+    conv_after_pool: tuple[Any, dict[str, float], Any], mode: str
+) -> None:
     # the taps carry kinks on smooth curvature: heavy-tailed, the Gaussian E|S| was high;
     # in local mode the sum of many such taps is near Gaussian (its peak factor, with the
     # Edgeworth correction), the taps' own peak ratio made it 22% low
@@ -85,7 +89,7 @@ def test_conv_after_relu_pool_on_gaussian_paths_matches_monte_carlo(conv_after_p
         assert abs(row["rel_error"]) < tol, (method, row)
 
 
-def test_five_point_covariance_of_a_stationary_path_is_its_autocovariance():
+def test_five_point_covariance_of_a_stationary_path_is_its_autocovariance() -> None:
     ell, T = 5.0, 40
     s = analytic.input_summary("gaussian", (1, 2, 2), T, path_kwargs={"length_scale": ell},
                                n_bins=2)
@@ -96,7 +100,7 @@ def test_five_point_covariance_of_a_stationary_path_is_its_autocovariance():
     np.testing.assert_allclose(mu, 0.0, atol=1e-12)
 
 
-def test_smooth_activation_local_mode_on_gaussian_paths_matches_monte_carlo():
+def test_smooth_activation_local_mode_on_gaussian_paths_matches_monte_carlo() -> None:
     # f''(y) v^2 adds curvature lobes: with the input's peak ratio local mode was 26% low
     blk = nets.Tanh()
     kw = {"length_scale": 6.0}
@@ -114,7 +118,7 @@ def test_smooth_activation_local_mode_on_gaussian_paths_matches_monte_carlo():
 
 
 @pytest.mark.parametrize("mode", ["run", "local"])
-def test_maxpool_of_a_rectified_gaussian_path_matches_monte_carlo(mode):
+def test_maxpool_of_a_rectified_gaussian_path_matches_monte_carlo(mode: str) -> None:
     # maxpool(relu(z)) switches above 0 on z's smooth curvature: the switch kinks overlap
     # the maximum's (concave) curvature as for plain inputs, read from the positive part;
     # without it both methods were 3-4% high here and 8-26% high at the end of a stack
@@ -126,7 +130,7 @@ def test_maxpool_of_a_rectified_gaussian_path_matches_monte_carlo(mode):
         assert abs(row["rel_error"]) < 0.045, (method, row)
 
 
-def test_positive_part_regression_matches_a_measured_gaussian_path():
+def test_positive_part_regression_matches_a_measured_gaussian_path() -> None:
     # E[d | y] of the positive part (what maxpool(relu(z)) sees at its switches): closed
     # form on 1{y > 0} vs measured on samples whose stencil is positive (a regression on
     # the regressor's selection: the same line)
