@@ -822,7 +822,12 @@ def linear_sample_stats(
         # correction. That correction is linear in the taps' fourth cumulants, which add
         # with weight w^4: tap j's own deviation from its Gaussian factor enters with
         # pi_j = (w_j^2 Var d_j)^2 / (sum_i w_i^2 Var d_i)^2 (exactly its own ratio for a
-        # single tap, 1/n of it for n equal taps)
+        # single tap, 1/n of it for n equal taps). This branch is the *colliding* kinks
+        # (the isolated ones are p_iso's): there every tap present is active, and an
+        # intermittent tap (active on a fraction q of the samples) has, given activity,
+        # q times its unconditional normalised fourth cumulant (m4 / (q m2^2) becomes
+        # m4 / m2^2), so its first-order term enters with q_j; a dense tap (q = 1) keeps
+        # its full term, a sparse tap's excess is already the isolated branch's
         d2 = st["d2"][ch].transpose(0, 2, 1)
         d2s = np.maximum(d2, 1e-300)
         own = np.where(d_abs > 0, pk / np.maximum(d_abs, 1e-300), 0.0)
@@ -831,8 +836,9 @@ def linear_sample_stats(
         ) * interior[:, None]
         pw = w2 * d2
         pi = pw**2 / np.maximum(pw.sum(-1, keepdims=True), 1e-300) ** 2
-        dense = np.clip(gauss + (pi * np.where(d2 > 0, own - own_gauss, 0.0)).sum(-1),
-                        0.0, 1.0)
+        dense = np.clip(
+            gauss + (pi * np.clip(q, 0.0, 1.0) * np.where(d2 > 0, own - own_gauss, 0.0)).sum(-1),
+            0.0, 1.0)
         # a kink of tap j keeps its isolated peak unless another tap puts a comparable
         # kink (size ratio min(1, |w_i| m_i / |w_j| m_j)) within the +-1 interval
         # neighbourhood (Poisson, 1.5 active samples per kink there); collisions come from
