@@ -795,37 +795,27 @@ def _rows_block(flat, start, si, nl, n, st, kind, h_e, height, tol, two, zero, f
         nf |= not (abs(flat[start + k * si]) <= fmax)
         nf |= not (abs(flat[start + st + k * si]) <= fmax)
     local = kind == LOCAL or kind == LOCAL0
+    # The multi-step local passes only for contiguous lanes: with strided lanes LLVM
+    # does not vectorise the lane loop, they were no faster than the 1- and 4-step
+    # updates, and their strided variants would double the kernels' compile time.
+    fast = local and si == 1
     t = 2
-    while local and t + 8 <= n:
+    while fast and t + 8 <= n:
         o0 = start + (t - 2) * st
         o = (o0, o0 + st, o0 + 2 * st, o0 + 3 * st, o0 + 4 * st, o0 + 5 * st, o0 + 6 * st,
              o0 + 7 * st, o0 + 8 * st, o0 + 9 * st)
-        if si == 1:
-            nf |= _step8(kind, flat[o[0]:o[0] + nl], flat[o[1]:o[1] + nl],
-                         flat[o[2]:o[2] + nl], flat[o[3]:o[3] + nl], flat[o[4]:o[4] + nl],
-                         flat[o[5]:o[5] + nl], flat[o[6]:o[6] + nl], flat[o[7]:o[7] + nl],
-                         flat[o[8]:o[8] + nl], flat[o[9]:o[9] + nl], q, smp, cnt, w, h_e,
-                         tol, two, fmax)
-        else:
-            nf |= _step8(kind, flat[o[0]:o[0] + span:si], flat[o[1]:o[1] + span:si],
-                         flat[o[2]:o[2] + span:si], flat[o[3]:o[3] + span:si],
-                         flat[o[4]:o[4] + span:si], flat[o[5]:o[5] + span:si],
-                         flat[o[6]:o[6] + span:si], flat[o[7]:o[7] + span:si],
-                         flat[o[8]:o[8] + span:si], flat[o[9]:o[9] + span:si], q, smp, cnt,
-                         w, h_e, tol, two, fmax)
+        nf |= _step8(kind, flat[o[0]:o[0] + nl], flat[o[1]:o[1] + nl], flat[o[2]:o[2] + nl],
+                     flat[o[3]:o[3] + nl], flat[o[4]:o[4] + nl], flat[o[5]:o[5] + nl],
+                     flat[o[6]:o[6] + nl], flat[o[7]:o[7] + nl], flat[o[8]:o[8] + nl],
+                     flat[o[9]:o[9] + nl], q, smp, cnt, w, h_e, tol, two, fmax)
         t += 8
-    while local and t + 2 <= n:
+    while fast and t + 2 <= n:
         o0 = start + (t - 2) * st
         o1 = o0 + st
         o2 = o1 + st
         o3 = o2 + st
-        if si == 1:
-            nf |= _step2(kind, flat[o0:o0 + nl], flat[o1:o1 + nl], flat[o2:o2 + nl],
-                         flat[o3:o3 + nl], q, smp, cnt, w, h_e, tol, two, fmax)
-        else:
-            nf |= _step2(kind, flat[o0:o0 + span:si], flat[o1:o1 + span:si],
-                         flat[o2:o2 + span:si], flat[o3:o3 + span:si], q, smp, cnt, w, h_e,
-                         tol, two, fmax)
+        nf |= _step2(kind, flat[o0:o0 + nl], flat[o1:o1 + nl], flat[o2:o2 + nl],
+                     flat[o3:o3 + nl], q, smp, cnt, w, h_e, tol, two, fmax)
         t += 2
     # int64 counters for the float64 run loop: an int32 one costs a pack per step there
     cnt64 = np.zeros(0 if local else nl, dtype=np.int64)
