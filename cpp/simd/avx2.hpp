@@ -96,6 +96,10 @@ struct Avx2Ops<float> {
     template <int P>
     static V cmp(V a, V b) { return _mm256_cmp_ps(a, b, P); }
     static I count(I c, V mask) { return _mm256_sub_epi32(c, _mm256_castps_si256(mask)); }
+    static I bits(V v) { return _mm256_castps_si256(v); }
+    static V mask(I m) { return _mm256_castsi256_ps(m); }
+    static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+    static I igt(I a, I b) { return _mm256_cmpgt_epi32(a, b); }
     // acc[0..1] += v widened to double (lanes 0-3, 4-7)
     static void accumulate(__m256d* acc, V v) {
         acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
@@ -122,6 +126,10 @@ struct Avx2Ops<double> {
     template <int P>
     static V cmp(V a, V b) { return _mm256_cmp_pd(a, b, P); }
     static I count(I c, V mask) { return _mm256_sub_epi64(c, _mm256_castpd_si256(mask)); }
+    static I bits(V v) { return _mm256_castpd_si256(v); }
+    static V mask(I m) { return _mm256_castsi256_pd(m); }
+    static I iadd(I a, I b) { return _mm256_add_epi64(a, b); }
+    static I igt(I a, I b) { return _mm256_cmpgt_epi64(a, b); }
     static void accumulate(__m256d* acc, V v) { acc[0] = _mm256_add_pd(acc[0], v); }
 };
 
@@ -201,12 +209,19 @@ struct Avx2Lanes {
             const V keep = O::template cmp<_CMP_NLT_UQ>(ad, O::mul(vtol, sc));
             V out;
             if (M == Mode::local) {
+                // a and p are >= 0 (or NaN: such lanes are measured again by the scalar
+                // path), so their bit patterns order as the values do. With th = bits(p)
+                // - 1 while rising, bits(p) otherwise, "bits(a) > th" is the new rising
+                // (a > p, or a == p on a plateau risen into), exactly (rising | a > p) &
+                // !(a < p), and a peak is a lane that was rising and no longer is: one
+                // integer compare (any vector pipe) for the two float compares, the or
+                // and the and-not, which queue on the two FMA/compare pipes.
                 const V a = O::band(keep, ad);
-                const V gt = O::template cmp<_CMP_GT_OQ>(a, p);
-                const V lt = O::template cmp<_CMP_LT_OQ>(a, p);
-                const V peak = O::band(lt, rising);
+                const auto th = O::iadd(O::bits(p), O::bits(rising));
+                const V r2 = O::mask(O::igt(O::bits(a), th));
+                const V peak = O::andnot(r2, rising);
                 cnt = O::count(cnt, peak);
-                rising = O::andnot(lt, O::bor(rising, gt));
+                rising = r2;
                 out = O::band(peak, p);
                 p = a;
             } else {
