@@ -201,7 +201,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-npy", action="store_true")
     parser.add_argument("--skip-png", action="store_true")
-    parser.add_argument("--chunk-bytes", default="64M")
+    parser.add_argument("--chunk-bytes", default=None,
+                        help="passed to smpfast stack (default: its own, per source kind)")
     args = parser.parse_args()
 
     import smpfast
@@ -217,7 +218,8 @@ def main() -> None:
                for name in smpfast.available_backends()}
     _log(f"smpfast backends {smpfast.available_backends()}; streaming kernel per backend "
          f"{kernels} (without one, SMPStream falls back to the NumPy reference kernel)")
-    extra = ["--chunk-bytes", args.chunk_bytes]
+    # without --chunk-bytes, smpfast stack picks its default per source kind
+    extra = ["--chunk-bytes", args.chunk_bytes] if args.chunk_bytes else []
     rows = []
     if not args.skip_npy:
         npy = base / "stack.npy"

@@ -65,9 +65,21 @@ def test_stack_png_skip_bad_in_summary(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert [Path(p).name for p in summary["skipped"]] == ["f3.png"]
     assert summary["frames"] == 5 and summary["outputs"] == ["smp.npy", "count.npy"]
+    assert summary["chunk_bytes"] == 64 * 2**20  # decoded sources: the smaller default
     assert not (out / "smp.png").exists()
     np.testing.assert_array_equal(np.load(out / "count.npy"),
                                   smpfast.peak_count(frames[[0, 1, 2, 4, 5]], 0))
+
+
+def test_stack_default_block_per_source_kind(tmp_path: Path) -> None:
+    x = np.random.default_rng(2).standard_normal((7, 3, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "o"
+    assert cli.main(["stack", str(tmp_path / "x.npy"), "-o", str(out), "--no-plot",
+                     "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chunk_bytes"] == 256 * 2**20  # read in place: the larger default
+    np.testing.assert_array_equal(np.load(out / "count.npy"), smpfast.peak_count(x, 0))
 
 
 def test_stack_nan_summary_is_valid_json(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output table: .csv, or .parquet (needs pyarrow)")
     parser.add_argument("--axes", choices=("rows+cols", "rows", "cols"), default="rows+cols",
                         help="directions measured (default rows+cols)")
-    add_smp_options(parser, "images")
+    add_smp_options(parser, "images", "64M", "64M")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable images (left out of the table, listed on stderr)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",

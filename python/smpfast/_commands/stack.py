@@ -42,11 +42,14 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-def add_smp_options(parser: argparse.ArgumentParser, unit: str) -> None:
+def add_smp_options(
+    parser: argparse.ArgumentParser, unit: str, chunk_default: str | None, chunk_help: str
+) -> None:
     """The SMP options shared by ``smpfast stack`` and ``smpfast images``.
 
     ``--mode``, ``--height``, ``--tol``, ``--nan-policy`` (the keywords of
-    :func:`smpfast.smp`) and ``--chunk-bytes`` (``unit`` read per block).
+    :func:`smpfast.smp`) and ``--chunk-bytes`` (``unit`` read per block; default
+    ``chunk_default``, described by ``chunk_help``).
     """
     from .._validate import MODES, NAN_POLICIES
 
@@ -57,8 +60,8 @@ def add_smp_options(parser: argparse.ArgumentParser, unit: str) -> None:
                         help="relative noise floor (default 8 eps of the dtype)")
     parser.add_argument("--nan-policy", choices=NAN_POLICIES,
                         default="propagate", help="signals with NaN/Inf (default propagate)")
-    parser.add_argument("--chunk-bytes", type=parse_size, default="64M", metavar="SIZE",
-                        help=f"{unit} per block, in bytes (default 64M)")
+    parser.add_argument("--chunk-bytes", type=parse_size, default=chunk_default, metavar="SIZE",
+                        help=f"{unit} per block, in bytes (default {chunk_help})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output directory (created if missing)")
     parser.add_argument("--axis", type=int, default=0, help="frame axis of a .npy/Zarr array "
                         "(default 0)")
-    add_smp_options(parser, "frames")
+    add_smp_options(parser, "frames", None,
+                    "256M for arrays and .npy files, 64M for images, TIFF and Zarr")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip unreadable images (listed in summary.json)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw smp.png")
@@ -104,6 +108,7 @@ def _run_dask(args: argparse.Namespace, address: str) -> tuple[np.ndarray, np.nd
     from ..dask import from_source, smp_and_count
     from ..io._optional import require
     from ..io._sources import open_source
+    from ..io._stack import default_chunk_bytes
 
     distributed = require("distributed", "smpfast stack --dask")
     dask = require("dask", "smpfast stack --dask")
@@ -117,7 +122,8 @@ def _run_dask(args: argparse.Namespace, address: str) -> tuple[np.ndarray, np.nd
         info: dict[str, Any] = {"frames": src.n_frames, "frame_shape": src.frame_shape,
                 "dtype": str(src.dtype), "source": src.location, "kind": src.kind,
                 "nbytes": src.n_frames * src.frame_nbytes}
-    darr, ax = from_source(args.source, args.axis, chunk_bytes=args.chunk_bytes)
+    chunk = args.chunk_bytes or default_chunk_bytes(info["kind"])
+    darr, ax = from_source(args.source, args.axis, chunk_bytes=chunk)
     s, c = smp_and_count(darr, ax, mode=args.mode, height=args.height, tol=args.tol,
                          nan_policy=args.nan_policy)
     start = time.perf_counter()
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import save_heatmap, save_json, save_npy, smp_stack
     from ..io._optional import require
     from ..io._sources import arithmetic_dtype
+    from ..io._stack import default_chunk_bytes
 
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -183,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         "height": args.height,
         "tol": _validate.tolerance(args.tol, arithmetic_dtype(np.dtype(info["dtype"]))),
         "nan_policy": args.nan_policy,
-        "chunk_bytes": args.chunk_bytes,
+        "chunk_bytes": args.chunk_bytes or default_chunk_bytes(info["kind"]),
         "threads": _config.get_num_threads(),
         "scheduler": info["scheduler"],
         "smp": _stats(smp),

@@ -14,10 +14,33 @@ from .. import _validate
 from .._progress import Progress
 from ._sources import FrameSource, open_source, stream_dtype
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "StackResult", "frames_per_block", "smp_stack"]
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "MAPPED_CHUNK_BYTES",
+    "StackResult",
+    "default_chunk_bytes",
+    "frames_per_block",
+    "smp_stack",
+]
 
-#: Default size of one block of frames handed to the accumulator (64 MiB).
+#: Default size of one block of decoded frames (images, TIFF, Zarr) handed to the
+#: accumulator: 64 MiB (image sources hold two blocks, one being decoded).
 DEFAULT_CHUNK_BYTES = 64 * 2**20
+#: Default block size for sources read in place (arrays, memory-mapped ``.npy``): 256 MiB.
+#: Every block costs one load and store of the per-pixel state (about 40 bytes per pixel),
+#: which larger blocks amortise: on a 4 GB float32 .npy of 1024 x 1024 frames (2 threads,
+#: AVX2 VM) 64 MiB blocks ran at 0.38x of reading the file and 256 MiB blocks at 0.51-0.54x,
+#: peak RSS 139 MB and 329 MB.
+MAPPED_CHUNK_BYTES = 256 * 2**20
+
+
+def default_chunk_bytes(kind: str) -> int:
+    """The default block size for a source of this ``FrameSource.kind``.
+
+    >>> default_chunk_bytes("npy") // 2**20, default_chunk_bytes("images") // 2**20
+    (256, 64)
+    """
+    return MAPPED_CHUNK_BYTES if kind in ("array", "npy") else DEFAULT_CHUNK_BYTES
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +123,7 @@ def smp_stack(
     height: float = 0.0,
     tol: float | None = None,
     nan_policy: str = "propagate",
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     progress: bool = True,
     skip_bad: bool = False,
     backend: str | None = None,
@@ -125,9 +148,11 @@ def smp_stack(
     mode, height, tol, nan_policy, backend
         As in :func:`smpfast.smp_and_count`. With ``nan_policy="raise"`` the error comes
         from the block holding the first non-finite sample.
-    chunk_bytes : int, default 64 MiB
+    chunk_bytes : int, optional
         Size of one block of frames (in the larger of the stored and arithmetic dtype);
         at least one frame per block. Image sources keep two blocks (one being decoded).
+        Default: 256 MiB for arrays and ``.npy`` files (read in place), 64 MiB for
+        images, TIFF and Zarr (decoded).
     progress : bool, default True
         Show a progress bar on stderr when it is a terminal.
     skip_bad : bool, default False
@@ -162,8 +187,10 @@ def smp_stack(
     """
     from ..stream import SMPStream
 
-    chunk = check_chunk_bytes(chunk_bytes)
+    if chunk_bytes is not None:
+        check_chunk_bytes(chunk_bytes)
     with open_source(source, axis, skip_bad=skip_bad) as src:
+        chunk = default_chunk_bytes(src.kind) if chunk_bytes is None else int(chunk_bytes)
         if src.n_frames < 3:
             raise ValueError(
                 f"source {src.location!r} has {src.n_frames} frame(s) along axis {axis}; "
