@@ -187,10 +187,10 @@ def smp_stack(
     """
     from ..stream import SMPStream
 
-    if chunk_bytes is not None:
-        check_chunk_bytes(chunk_bytes)
+    chunk = None if chunk_bytes is None else check_chunk_bytes(chunk_bytes)
     with open_source(source, axis, skip_bad=skip_bad) as src:
-        chunk = default_chunk_bytes(src.kind) if chunk_bytes is None else int(chunk_bytes)
+        if chunk is None:
+            chunk = default_chunk_bytes(src.kind)
         if src.n_frames < 3:
             raise ValueError(
                 f"source {src.location!r} has {src.n_frames} frame(s) along axis {axis}; "
