@@ -331,6 +331,23 @@ def test_cpp_simd_targets(simd_target, mode, dtype):
                 check_same(s.result(), want, "cpp", f"{simd_target} {npix} {options} {cuts}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+def test_cpp_simd_targets_wide(simd_target, mode, dtype):
+    """Frames wide enough for the grouped in-place stream kernel (thousands of adjacent
+    pixels), with runs and plateaus that cross the update boundaries."""
+    rng = np.random.default_rng(10)
+    x = frames_data(rng, 19, (2 * 2048 + 40,), dtype, nonfinite=0.001)
+    x[:, 100:108] = 3.0  # plateaus
+    x[:, 200:264] = np.linspace(0.0, 1.0, 19, dtype=dtype)[:, None] ** 2  # one long run
+    for height in (0.0, 1e-3):
+        options = dict(mode=mode, height=height, nan_policy="omit")
+        want = reference.smp_and_count(x, 0, **options)
+        for cuts in ([2, 7, 8, 15], list(range(1, 19, 3))):
+            s = stream_in_blocks(x, cuts, "cpp", **options)
+            check_same(s.result(), want, "cpp", f"{simd_target} {options} {cuts}")
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_cpp_threads(threads):
     if "cpp" not in smpfast.available_backends():

@@ -105,6 +105,17 @@ struct Avx2Ops<float> {
         acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
     }
+    // out[0..1] = v widened to double (exact)
+    static void widen(__m256d* out, V v) {
+        out[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        out[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    }
+    // out[0..1] = the 32-bit lane mask m sign-extended to 64-bit lanes
+    static void widen_mask(__m256d* out, V m) {
+        const __m256i i = _mm256_castps_si256(m);
+        out[0] = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(i)));
+        out[1] = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(i, 1)));
+    }
 };
 
 template <>
@@ -131,6 +142,8 @@ struct Avx2Ops<double> {
     static I iadd(I a, I b) { return _mm256_add_epi64(a, b); }
     static I igt(I a, I b) { return _mm256_cmpgt_epi64(a, b); }
     static void accumulate(__m256d* acc, V v) { acc[0] = _mm256_add_pd(acc[0], v); }
+    static void widen(__m256d* out, V v) { out[0] = v; }
+    static void widen_mask(__m256d* out, V m) { out[0] = m; }
 };
 
 template <int UU, class E>
@@ -169,25 +182,36 @@ struct Avx2Lanes {
     // Advance vector u of state S over `nrows` rows (`stride` bytes apart) from `row`
     // (which already points at vector u's samples); prefetch `ahead` bytes further when
     // `ahead` != 0 (one line per row: call it for the first vector of a cache line).
-    template <Mode M, class State>
+    // Run mode: without Z, |d| is summed sample by sample and runs are counted where they
+    // start (the batch kernel); with Z, the run sums S.s are kept and a run's |sum| is
+    // added, and the run counted, where it ends (the stream kernel's run mode at height 0,
+    // as run_sum in lanes.hpp). The new run sum is a select (s + dz inside a run, dz where
+    // one starts) where run_sum computes dz + (s - t): the same values (up to the sign of
+    // a zero sum, which nothing reads), with a loop-carried chain of one add and one blend
+    // instead of two adds.
+    template <Mode M, bool Z = false, class State>
     static inline void rows(State& S, int u, const char* row, std::int64_t stride,
                             std::int64_t nrows, E tol, std::int64_t ahead) {
+        static_assert(!Z || M == Mode::run, "Z keeps run sums: run mode only");
         if (ahead != 0)
-            rows<M, true>(S, u, row, stride, nrows, tol, ahead);
+            walk<M, true, Z>(S, u, row, stride, nrows, tol, ahead);
         else
-            rows<M, false>(S, u, row, stride, nrows, tol, ahead);
+            walk<M, false, Z>(S, u, row, stride, nrows, tol, ahead);
     }
 
-    template <Mode M, bool PF, class State>
-    static inline void rows(State& S, int u, const char* row, std::int64_t stride,
+    template <Mode M, bool PF, bool Z, class State>
+    static inline void walk(State& S, int u, const char* row, std::int64_t stride,
                             std::int64_t nrows, E tol, std::int64_t ahead) {
         V y1 = (V)S.y1[u], y2 = (V)S.y2[u];
         V a1 = (V)S.a1[u], a2 = (V)S.a2[u];
         V p = M == Mode::local ? (V)S.p[u] : (V)S.pz[u];
         V ss = (V)S.ss[u];
         __m256i cnt = (__m256i)S.cnt[u];
-        __m256d acc[R];
+        __m256d acc[R], rs[R];
         for (int r = 0; r < R; ++r) acc[r] = (__m256d)S.acc[u][r];
+        if (Z)
+            for (int r = 0; r < R; ++r) rs[r] = (__m256d)S.s[u][r];
+        const __m256d absmask_d = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
         V rising = (V)S.rising[u];
         const V absmask = O::absmask();
         const V vtol = O::set1(tol);
@@ -229,11 +253,27 @@ struct Avx2Lanes {
                 const V dz = O::band(keep, d);
                 const V pos = O::template cmp<_CMP_GT_OQ>(dz, zero);
                 const V neg = O::template cmp<_CMP_LT_OQ>(dz, zero);
-                const V start = O::bor(O::andnot(ppos, pos), O::andnot(pneg, neg));
-                cnt = O::count(cnt, start);
+                if (Z) {
+                    // A run ends where the previous d was nonzero and this one does not
+                    // continue it; its sum t leaves the run sum (t is 0 in other lanes).
+                    const V same = O::bor(O::band(pos, ppos), O::band(neg, pneg));
+                    cnt = O::count(cnt, O::andnot(same, O::bor(ppos, pneg)));
+                    __m256d dzw[R], samew[R];
+                    O::widen(dzw, dz);
+                    O::widen_mask(samew, same);
+                    for (int r = 0; r < R; ++r) {
+                        const __m256d t = _mm256_andnot_pd(samew[r], rs[r]);
+                        acc[r] = _mm256_add_pd(acc[r], _mm256_and_pd(t, absmask_d));
+                        rs[r] = _mm256_blendv_pd(dzw[r], _mm256_add_pd(rs[r], dzw[r]), samew[r]);
+                    }
+                    out = zero;
+                } else {
+                    const V start = O::bor(O::andnot(ppos, pos), O::andnot(pneg, neg));
+                    cnt = O::count(cnt, start);
+                    out = O::band(keep, ad);
+                }
                 ppos = pos;
                 pneg = neg;
-                out = O::band(keep, ad);
             }
             y2 = y1;
             y1 = y;
@@ -248,12 +288,15 @@ struct Avx2Lanes {
             const V g1 = step(row + stride);
             if (M == Mode::local) {
                 flush(O::bor(g0, g1));
-            } else {
+            } else if (!Z) {
                 flush(g0);
                 flush(g1);
             }
         }
-        if (t < nrows) flush(step(row));
+        if (t < nrows) {
+            const V g = step(row);
+            if (!Z) flush(g);
+        }
         if (M == Mode::run)  // the sign of the last floored d is all the state needs
             p = O::bor(O::band(ppos, O::set1(E(1))), O::band(pneg, O::set1(E(-1))));
         typedef typename std::remove_reference<decltype(S.y1[u])>::type SV;
@@ -270,6 +313,8 @@ struct Avx2Lanes {
         S.ss[u] = (SV)ss;
         S.cnt[u] = (Mk)cnt;
         for (int r = 0; r < R; ++r) S.acc[u][r] = (VD)acc[r];
+        if (Z)
+            for (int r = 0; r < R; ++r) S.s[u][r] = (VD)rs[r];
         S.rising[u] = (Mk)rising;
     }
 };

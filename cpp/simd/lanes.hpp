@@ -78,6 +78,11 @@ constexpr std::int64_t kVectorGroupRows = SMPFAST_VECTOR_GROUP_ROWS;
 #define SMPFAST_STREAM_GROUP_ROWS 8
 #endif
 constexpr std::int64_t kStreamGroupRows = SMPFAST_STREAM_GROUP_ROWS;
+// 0: the stream's run mode at height 0 takes the generic rows_by_vector on AVX2 too (for
+// A/B builds; 1 takes Avx2Lanes::rows<run, Z>, ~10% fewer cycles on the stream case).
+#ifndef SMPFAST_AVX2_RUN_SUM
+#define SMPFAST_AVX2_RUN_SUM 1
+#endif
 
 typedef double vd __attribute__((vector_size(VB)));
 typedef long long vdm __attribute__((vector_size(VB)));
@@ -397,6 +402,15 @@ struct Block {
 #ifdef SMPFAST_HAVE_AVX2
         if constexpr (by_vector<H>()) {
             advance<M, H>(S, row, stride, nrows, height, tol, ahead);
+            return;
+        } else if constexpr (M == Mode::run && Z && SMPFAST_AVX2_RUN_SUM) {  // height 0
+            if (S.unflushed + nrows > kMaxRowsPerCall) flush(S);
+            S.unflushed += nrows;
+            for (int u = 0; u < U; ++u)
+                Avx2Lanes<E>::template rows<M, true>(S, u, row + u * VB, stride, nrows,
+                                                     static_cast<E>(tol),
+                                                     (u * VB) % 64 == 0 ? ahead : 0);
+            (void)height;
             return;
         }
 #endif
