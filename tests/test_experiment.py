@@ -146,3 +146,36 @@ def test_missing_reports_fail_and_are_named(tiny_run) -> None:
     assert acc["E2"]["empirical"]["missing_reports"] == 0
     table = ex.summary_table(dict(res, cells=cells, acceptance=acc))
     assert "2 cell/mode reports MISSING" in table
+
+
+def test_e2_gates_the_predicted_std_and_e3_does_not(tiny_run) -> None:
+    # E2's acceptance includes "predicted std within 15% of the measured std"
+    _, res = tiny_run
+    acc = ex.acceptance(res["cells"])
+    for exp in ("E2", "E3"):
+        for method in ex.METHODS:
+            r = acc[exp][method]
+            assert r["std_gated"] == (exp == "E2")
+            assert r["std_checked"] >= r["std_within_15pct"]
+
+    def skew_std(exp: str) -> list[dict]:
+        cells = [dict(c) for c in res["cells"]]
+        i = next(k for k, c in enumerate(cells) if c["experiment"] == exp)
+        reports = {}
+        for key, rows in cells[i]["reports"].items():
+            rows = [dict(r) for r in rows]
+            for r in rows:
+                if r["measured_std"] > 0:
+                    r["predicted_std"] = 2.0 * r["measured_std"]
+            reports[key] = rows
+        cells[i] = dict(cells[i], reports=reports)
+        return cells
+
+    bad = ex.acceptance(skew_std("E2"))["E2"]["empirical"]
+    assert not bad["std_pass"] and not bad["pass"]
+    assert bad["mean_pass"] == acc["E2"]["empirical"]["mean_pass"]
+    assert bad["worst_std"][0]["abs_rel_error"] == pytest.approx(1.0)
+    e3 = ex.acceptance(skew_std("E3"))["E3"]["empirical"]
+    assert not e3["std_pass"] and e3["pass"] == e3["mean_pass"]
+    table = ex.summary_table(dict(res, acceptance=ex.acceptance(skew_std("E2"))))
+    assert "std within 15%" in table and "(not gated)" in table

@@ -375,7 +375,7 @@ def acceptance(cells: list[dict[str, Any]]) -> dict[str, Any]:
             worst: list[tuple[float, str]] = []
             worst_std: list[tuple[float, str]] = []
             missing = 0
-            n_ok = n_all = n_std_ok = 0
+            n_ok = n_all = n_std_ok = n_std_all = 0
             for c in sel:
                 for mode in MODES:
                     rows = _rows(c, f"{method}/{mode}")
@@ -392,13 +392,19 @@ def acceptance(cells: list[dict[str, Any]]) -> dict[str, Any]:
                         worst.append((err, label))
                         if r["measured_std"] > 0:
                             se = abs(r["predicted_std"] / r["measured_std"] - 1)
+                            n_std_all += 1
                             n_std_ok += se <= E2_STD_TOL
                             worst_std.append((se, label))
             worst.sort(reverse=True)
             worst_std.sort(reverse=True)
+            mean_pass = n_ok == n_all and missing == 0
+            # E2 gates the predicted std too (within 15% in every cell); E3 the mean only
+            std_pass = n_std_ok == n_std_all
             res[method] = {
                 "tolerance": tol_mean[method], "cells_checked": n_all, "within": n_ok,
-                "pass": n_ok == n_all and missing == 0, "missing_reports": missing,
+                "pass": mean_pass and (std_pass or exp != "E2"), "mean_pass": mean_pass,
+                "std_pass": std_pass, "std_gated": exp == "E2", "std_checked": n_std_all,
+                "missing_reports": missing,
                 "max_abs_rel_error": worst[0][0] if worst else 0.0,
                 "worst": [{"abs_rel_error": e, "cell": lab} for e, lab in worst[:5]],
                 "std_within_15pct": n_std_ok,
@@ -447,7 +453,10 @@ def summary_table(results: dict[str, Any]) -> str:
                 f"{exp} {method:9s}: {'PASS' if r['pass'] else 'FAIL'} {r['within']}/"
                 f"{r['cells_checked']} within {100 * r['tolerance']:.0f}% (max "
                 f"{100 * r['max_abs_rel_error']:.2f}%: {worst}); std within 15%: "
-                f"{r['std_within_15pct']}/{r['cells_checked']}"
+                f"{r['std_within_15pct']}/{r.get('std_checked', r['cells_checked'])}"
+                + ("" if r.get("std_gated") else " (not gated)")
+                + (f" (max {100 * r['worst_std'][0]['abs_rel_error']:.1f}%: "
+                   f"{r['worst_std'][0]['cell']})" if r.get("worst_std") else "")
                 + (f"; {r['missing_reports']} cell/mode reports MISSING (a failure)"
                    if r.get("missing_reports") else "")
             )
