@@ -14,7 +14,14 @@ sub-sample kink position: local mode's 3/4, no peaks at d's edges):
   window's neighbour correlations (latent Gaussian; a rectified input is handled through
   ``maxpool(relu(z)) = relu(maxpool(z))``: switches above 0 plus the max crossing 0),
   plus the surviving kinks of the current maximum; windows cut by padding or
-  ``ceil_mode`` are separate classes.
+  ``ceil_mode`` are separate classes. When the summary has position-class statistics
+  (``cls_*``, measured summaries), every window element has its own latent marginal,
+  curvature scale and survivor base (those of its class: corner / edge / interior
+  positions of a padded convolution output differ), the pair and survivor terms use the
+  exact Gaussian conditioning for unequal marginals, and local mode's switch term is the
+  change of the local-peak sum of a kink on a Gaussian curvature sequence with the
+  positive part's lag correlations (:func:`_switch_peak_table`). Without those
+  statistics (analytic summaries) the pooled predictor is used unchanged.
 * linear maps (convolutions, average pooling, ``linear``, batch norm): d_out = sum of
   w * d over the taps inside the input (border classes); run mode E|d_out| per sample
   through the characteristic function of the sum of independent sparse taps (cancellation
@@ -43,7 +50,7 @@ from .. import measure
 from .. import nn as _nn
 from . import _gauss as g
 from ._grid import sample_bins, windows
-from .moments import Summary
+from .moments import CLASS_BORDER, CLASS_STATS, Summary, latent_fit, position_classes
 
 #: Block names treated as affine maps.
 LINEAR_BLOCKS = ("conv2d", "conv1d", "linear", "avg_pool2d", "avg_pool1d", "batch_norm2d")
@@ -111,10 +118,14 @@ def predict(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) 
         raise ValueError(f"mode must be 'run' or 'local'; got {mode!r}")
     if name in RELU_BLOCKS:
         return _relu(block, summary, mode)
-    if name in MAXPOOL_BLOCKS:
-        return _maxpool(block, summary, mode, in_shape)
-    if name in SMOOTH_BLOCKS:
-        return _smooth(block, summary, mode)
+    if name in MAXPOOL_BLOCKS or name in SMOOTH_BLOCKS:
+        # E[SMP^2] over whole paths of smooth Gaussian inputs: a Gaussian-process
+        # surrogate of the input (spread.py); the mean is the predictor's
+        from . import spread
+
+        base = (_maxpool(block, summary, mode, in_shape) if name in MAXPOOL_BLOCKS
+                else _smooth(block, summary, mode))
+        return spread.refine(block, summary, mode, in_shape, base)
     if name in IDENTITY_BLOCKS:
         return _identity(block, summary, mode, in_shape)
     return _linear(block, summary, mode, in_shape)
@@ -365,22 +376,8 @@ def _curvature_given_positive_value(
     return curv, np.where(ok, q, 0.0)
 
 
-def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
-    C, K = summary.channels, summary.n_bins
-    sizes = tuple(in_shape[1:])
-    kernel = tuple(block.kernel_size)
-    stride = tuple(block.stride)
-    dil = tuple(block.dilation)
-    pad = tuple((p, p) for p in block.padding)
-    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
-    classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
-    lat = summary.latent()
-    corr = _Corr(summary, lat)
-    win = windows(summary.T, K)
-    rect = lat["rect"]
-    total = sum(classes.values())
-    mean = np.zeros(C)
-    second = np.zeros(C)
+def _maxpool_setup(summary: Summary, lat: dict[str, np.ndarray], mode: str) -> dict[str, Any]:
+    """What both max-pool predictors share: curvature regression, peak share, straddle."""
     single = bool(_single(summary).all())
     # the overlap needs the curvature given the latent value: measured for plain inputs;
     # for rectified inputs the regression on rectified values is biased, so it is left out
@@ -403,6 +400,7 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
             summary["d_abs_p"], 1e-300), pk_share)
     curv = cgv if mode == "run" else None
     straddle = np.ones_like(lat["m"])
+    e0: np.ndarray | None = None
     if cgv is not None and not plain:
         # d_abs_p / pk_p leave out the positive samples next to a zero crossing (their
         # stencil straddles 0); the maximum, high, keeps a positive stencil: per unit of
@@ -415,6 +413,33 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
             e0 = e0 * curv_q  # active on a fraction q of the samples
         dp = np.maximum(summary["d_abs_p"], 1e-300)
         straddle = np.where(summary["d_abs_p"] > 0, 1.0 + r1 * e0 / dp, 1.0)
+    return {"single": single, "plain": plain, "curv_q": curv_q, "cgv": cgv,
+            "pk_share": pk_share, "curv": curv, "straddle": straddle, "e0": e0}
+
+
+def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
+    C, K = summary.channels, summary.n_bins
+    sizes = tuple(in_shape[1:])
+    kernel = tuple(block.kernel_size)
+    stride = tuple(block.stride)
+    dil = tuple(block.dilation)
+    pad = tuple((p, p) for p in block.padding)
+    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
+    lat = summary.latent()
+    corr = _Corr(summary, lat)
+    win = windows(summary.T, K)
+    rect = lat["rect"]
+    su = _maxpool_setup(summary, lat, mode)
+    single, cgv, curv_q, pk_share, curv = (su[k] for k in ("single", "cgv", "curv_q",
+                                                           "pk_share", "curv"))
+    if _has_classes(summary, sizes):
+        return _maxpool_classes(summary, mode, sizes, out_sizes, kernel, stride, pad, dil,
+                                lat, corr, su)
+    straddle = su["straddle"]
+    classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
+    total = sum(classes.values())
+    mean = np.zeros(C)
+    second = np.zeros(C)
     for masks, count in classes.items():
         grids = [
             [j * dl for j, ok in enumerate(mask) if ok]
@@ -679,6 +704,490 @@ def _pool_terms(
     if surv_curv is None:
         surv = np.where(rect, surv / np.maximum(pos, 1e-300), surv)
     return sw1, sw2, surv
+
+
+# ----------------------------------------------------------------------------- max pooling
+#                                                 with per-position-class marginals
+def _has_classes(summary: Summary, sizes: tuple[int, ...]) -> bool:
+    """True when the summary carries position-class statistics for this spatial grid."""
+    st = summary.stats
+    if not sizes or "cls_w" not in st:
+        return False
+    return bool(st["cls_w"].shape[0] == (2 * CLASS_BORDER + 1) ** len(sizes))
+
+
+def _window_groups(
+    in_sizes: tuple[int, ...], out_sizes: tuple[int, ...], kernel: tuple[int, ...],
+    stride: tuple[int, ...], pad: tuple[tuple[int, int], ...], dil: tuple[int, ...],
+) -> dict[tuple[tuple[tuple[int, ...], int], ...], int]:
+    """Count output positions by their window: (offset in the window, position class) pairs.
+
+    Only the in-bounds elements of a window are listed (padding and ``ceil_mode`` cut
+    windows are their own groups, as in :func:`_window_classes`).
+    """
+    cls = position_classes(in_sizes)
+    offs = list(np.ndindex(*kernel))
+    out: dict[tuple[tuple[tuple[int, ...], int], ...], int] = {}
+    for o in np.ndindex(*out_sizes):
+        key = []
+        for j in offs:
+            p = tuple(oi * s - pl + ji * dl for oi, s, (pl, _), ji, dl in zip(
+                o, stride, pad, j, dil, strict=True))
+            if all(0 <= pi < n for pi, n in zip(p, in_sizes, strict=True)):
+                key.append((tuple(ji * dl for ji, dl in zip(j, dil, strict=True)),
+                            int(cls[p])))
+        k = tuple(key)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def _class_latent(
+    cls_st: dict[str, np.ndarray], lat: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Latent Gaussian of every position class (shapes (C, K, n_cls)).
+
+    The value's mean and spread and the slope's mean are the class's own; the slope's
+    spread and value-slope correlation are pooled. A class of a rectified input is
+    fitted like the pooled input (Tobit fit of its positive part) unless it is (almost)
+    never 0, where its plain moments are the latent's. A class that is (almost) never
+    positive keeps the pooled spread and slope with the mean that gives its P(y > 0);
+    non-finite or implausible fits (near-empty classes) fall back to
+    the pooled latent.
+    """
+    rect = lat["rect"][..., None] & (cls_st["zero"] > 1e-3)
+    with np.errstate(all="ignore"):
+        fit = latent_fit(cls_st, np.broadcast_to(rect, cls_st["y"].shape))
+    pooled = {k: np.broadcast_to(v[..., None], cls_st["y"].shape) for k, v in lat.items()
+              if k != "rect"}
+    # too few positive samples for a fit of the positive part's spread and slope
+    dead = lat["rect"][..., None] & (cls_st["pos"] < 0.02)
+    with np.errstate(all="ignore"):
+        bad = ~(np.isfinite(fit["m"]) & np.isfinite(fit["s"]) & np.isfinite(fit["mp"])
+                & np.isfinite(fit["sp"]) & np.isfinite(fit["r"]))
+        # a fit far from the pooled one (a near-empty class) is not trusted either
+        bad |= ~((fit["s"] > 0.05 * pooled["s"]) & (fit["s"] < 20 * pooled["s"])
+                 & (fit["sp"] > 0.05 * pooled["sp"]) & (fit["sp"] < 20 * pooled["sp"])
+                 & (np.abs(fit["mp"] - pooled["mp"]) < 10 * pooled["sp"] + 1e-300))
+    out: dict[str, np.ndarray] = {}
+    for k, v in pooled.items():
+        val = np.where(dead | bad, v, fit[k])
+        if k in ("sp", "r"):
+            # the slope's spread and its correlation with the value stay pooled: a class's
+            # are a regression residual over a few positions, and the unequal-spread slope
+            # difference would need the pair's own slope correlation (the summary pools
+            # it over positions); measured on E3 stacks, class spreads bias the switch
+            # rate by -1 .. -2%, class means and value spreads remove the -6% of the last
+            # pool
+            val = v
+        if k == "m":
+            val = np.where(dead, g.ppf(np.clip(cls_st["pos"], 1e-9, 0.5)) * pooled["s"], val)
+        out[k] = np.asarray(val)
+    out["rect"] = np.broadcast_to(lat["rect"][..., None], cls_st["y"].shape)
+    return out
+
+
+def _class_curvature(
+    summary: Summary, lat: dict[str, np.ndarray], lat_c: dict[str, np.ndarray],
+    cgv: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Per class: the curvature scale and the curvature regression in the class's frame.
+
+    The scale ``lam`` is the class's |d| per positive sample (per sample for a plain
+    input) over the pooled one; shapes (C, K, n_cls).
+    """
+    st = summary.stats
+    rect = lat["rect"][..., None]
+    pooled = np.where(lat["rect"], st["d_abs_p"] / np.maximum(st["pos"], 1e-12),
+                      st["d_abs"])[..., None]
+    own = np.where(rect, st["cls_d_abs_p"] / np.maximum(st["cls_pos"], 1e-12),
+                   st["cls_d_abs"])
+    lam = np.where(pooled > 0, own / np.maximum(pooled, 1e-300), 1.0)
+    if cgv is None:
+        return lam, None
+    md, gam, sdc = (c[..., None] for c in cgv)
+    # the pooled regression E[d | y = u] = md + gam (u - m) read at the class's own
+    # standardised level (u - m_c) / s_c, scaled by the class's curvature scale
+    ratio = lat["s"][..., None] / np.maximum(lat_c["s"], 1e-300)
+    return lam, (lam * md, lam * gam * ratio, lam * sdc)
+
+
+def _maxpool_classes(
+    summary: Summary, mode: str, sizes: tuple[int, ...], out_sizes: tuple[int, ...],
+    kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[tuple[int, int], ...],
+    dil: tuple[int, ...], lat: dict[str, np.ndarray], corr: _Corr, su: dict[str, Any],
+) -> Prediction:
+    """:func:`_maxpool` with every window element's own marginal (its position class).
+
+    The latent value and slope of an element, its curvature scale and its survivors'
+    base (``d_abs_p`` / ``pk_p``, or ``d_abs`` / ``pk`` for a plain input) are those of
+    its position class (``cls_*`` in the summary); the neighbour correlations, the
+    curvature's regression on the (standardised) value and the peak share are pooled.
+    """
+    st = summary.stats
+    C, K = summary.channels, summary.n_bins
+    win = windows(summary.T, K)
+    rect = lat["rect"]
+    cls_st = {k: st["cls_" + k] for k in CLASS_STATS}
+    lat_c = _class_latent(cls_st, lat)
+    lam, curv_c = _class_curvature(summary, lat, lat_c, su["cgv"])
+    if mode == "run":
+        base_c = np.where(rect[..., None], cls_st["d_abs_p"], cls_st["d_abs"])
+    else:
+        base_c = np.where(rect[..., None], cls_st["pk_p"], cls_st["pk"])
+    if su["e0"] is not None:
+        # the straddling samples added back (see _maxpool_setup), at the class's own
+        # crossing rate and curvature scale
+        r1c, _, _ = g.rice_terms(0.0, lat_c["m"], lat_c["s"], lat_c["mp"], lat_c["sp"],
+                                 lat_c["r"])
+        share = np.where(mode == "run", 1.0, su["pk_share"])[..., None]
+        base_c = np.where(base_c > 0, base_c + share * r1c * lam * su["e0"][..., None],
+                          base_c)
+    if mode == "local" and su["cgv"] is not None:
+        su = dict(su, table=_switch_peak_table(summary))
+    groups = _window_groups(sizes, out_sizes, kernel, stride, pad, dil)
+    # pair terms that do not depend on the window's other elements, shared by groups
+    pair_cache: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    used = sorted({c for key in groups for _, c in key})
+    lo = np.min(lat_c["m"][..., used] - 8 * lat_c["s"][..., used], axis=-1)
+    lo = np.where(rect, np.maximum(lo, 0.0), lo)
+    hi = np.max(lat_c["m"][..., used] + 8 * lat_c["s"][..., used], axis=-1)
+    grid = (lo, np.maximum(hi, lo + 1e-12))
+    total = sum(groups.values())
+    mean = np.zeros(C)
+    second = np.zeros(C)
+    w1, w2 = win.pick(mode), win.pick(mode, True)
+    for key, count in groups.items():
+        elems = [e for e, _ in key]
+        cls = [c for _, c in key]
+        if len(elems) == 1:
+            kink_mean = np.zeros(C)
+            kink_sq = np.zeros(C)
+            surv_mean = summary.smp_mean(mode) * np.ones(C)
+        else:
+            sw1, sw2, surv_w = _pool_terms_classes(
+                elems, [{k: v[..., c] for k, v in lat_c.items() if k != "rect"}
+                        for c in cls],
+                None if curv_c is None else [(curv_c[0][..., c], curv_c[1][..., c],
+                                              curv_c[2][..., c]) for c in cls],
+                corr, rect, mode, su, cls, pair_cache, grid)
+            kink_mean = (sw1 * w1).sum(axis=1)
+            kink_sq = (sw2 * w2).sum(axis=1)
+            per = sum(base_c[..., c] * w for c, w in zip(cls, surv_w, strict=True))
+            surv_mean = (per * win.samples).sum(axis=1)
+        n_max = float(len(elems) - 1 + int(rect.any())) if su["single"] else None
+        pred = _combine(kink_mean, kink_sq, n_max, surv_mean, summary, mode)
+        mean += pred.mean * count / total
+        second += pred.second * count / total
+    return Prediction(mean=mean, second=second)
+
+
+def _pool_terms_classes(
+    elems: list[tuple[int, ...]],
+    par: list[dict[str, np.ndarray]],
+    curv: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    corr: _Corr,
+    rect: np.ndarray,
+    mode: str,
+    su: dict[str, Any],
+    classes: list[int] | None = None,
+    pair_cache: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    grid: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """:func:`_pool_terms` for elements with their own marginals ``par[i]`` (m s mp sp r).
+
+    Pair (a, b): density of (y_a, y_b) at (u, u), E[z'^2] and E|z'|^3 of the slope
+    difference given y_a = y_b = u (y_i' = mp_i + beta_i (y_i - m_i) + e_i, the residuals
+    correlated through the slope correlation), and P(others < u | y_a = y_b = u) from the
+    exact conditional Gaussian (:func:`_orthant` for the joint). Survivors: per element,
+    E[|d_i| 1{i is the max}] / E[|d_i| | positive] by the same conditioning on y_i = u.
+    Returns the switch moments per unit time and the survivor weight of each element.
+    ``pair_cache`` (with ``classes``, the elements' position classes, and ``grid``, the
+    (lo, hi) range of the level u common to all calls) keeps the pair terms that do not
+    depend on the other elements across calls.
+    """
+    if grid is None:
+        pair_cache = None
+    k = len(elems)
+    m = [p["m"] for p in par]
+    s = [np.maximum(p["s"], 1e-300) for p in par]
+    shape = m[0].shape
+    qc = np.ones(shape) if su["curv_q"] is None else su["curv_q"]
+    run_curv = curv if (mode == "run" and su["curv"] is not None) else None
+    loc_curv = curv if (mode == "local" and su["cgv"] is not None) else None
+    x, w = g.legendre(64)
+    if grid is None:
+        lo = np.min([mi - 8 * si for mi, si in zip(m, s, strict=True)], axis=0)
+        lo = np.where(rect, np.maximum(lo, 0.0), lo)
+        hi = np.max([mi + 8 * si for mi, si in zip(m, s, strict=True)], axis=0)
+        hi = np.maximum(hi, lo + 1e-12)
+    else:
+        lo, hi = grid
+    u = lo[..., None] + (hi - lo)[..., None] * (x + 1) / 2  # (C, K, n)
+    du = ((hi - lo) / 2)[..., None] * w
+    # a coarse grid for the overlap terms (linear interpolation onto the fine nodes)
+    xc = np.linspace(-1.0, 1.0, 24)
+    u_c = lo[..., None] + (hi - lo)[..., None] * (xc + 1) / 2
+    interp = np.stack([np.interp(x, xc, np.eye(xc.size)[i]) for i in range(xc.size)], -1)
+    coarse_pick = np.stack([np.interp(xc, x, np.eye(x.size)[i]) for i in range(x.size)], -1)
+
+    rho_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def rho(i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        if (i, j) not in rho_cache:
+            off = tuple(bj - ai for ai, bj in zip(elems[i], elems[j], strict=True))
+            rho_cache[(i, j)] = corr(off)
+        return rho_cache[(i, j)]
+
+    def cov(i: int, j: int) -> np.ndarray:
+        return np.asarray(rho(i, j)[0] * s[i] * s[j] if i != j else s[i] ** 2)
+
+    sw1 = np.zeros(shape)
+    sw2 = np.zeros(shape)
+    beta = [p["r"] * p["sp"] / si for p, si in zip(par, s, strict=True)]
+    for a in range(k):
+        for b in range(a + 1, k):
+            key = None if classes is None else (elems[a], elems[b], classes[a], classes[b])
+            if pair_cache is not None and key in pair_cache:
+                t1, t2, t3 = pair_cache[key]
+            else:
+                t1, t2, t3 = _pair_terms(a, b, u, u_c, interp, coarse_pick, m, s, par, beta,
+                                         rho, run_curv, loc_curv, su)
+                if pair_cache is not None and key is not None:
+                    pair_cache[key] = (t1, t2, t3)
+            others = [il for il in range(k) if il not in (a, b)]
+            prob = _cond_below(u, [a, b], others, m, cov)
+            sw1 += (t1 * prob * du).sum(axis=-1)
+            sw2 += (t2 * prob * du).sum(axis=-1)
+            sw1 += qc * (t3 * prob * du).sum(axis=-1)
+    surv: list[np.ndarray] = []
+    for a in range(k):
+        pa = par[a]
+        others = [il for il in range(k) if il != a]
+        dens = g.pdf((u - m[a][..., None]) / s[a][..., None]) / s[a][..., None]
+        if curv is not None and su["cgv"] is not None:
+            md, gam, sdc = (c[..., None] for c in curv[a])
+            e_du = g.abs_moments(md + gam * (u - m[a][..., None]),
+                                 np.broadcast_to(sdc, u.shape))[0]
+            norm = (dens * e_du * du).sum(axis=-1)
+            e_w = np.where(norm[..., None] > 0, e_du / np.maximum(norm, 1e-300)[..., None],
+                           1.0)
+        else:
+            e_w = np.where(rect[..., None], 1.0 / np.maximum(
+                g.cdf(m[a] / s[a]), 1e-300)[..., None], 1.0)
+        prob = _cond_below(u, [a], others, m, cov)
+        surv.append((dens * e_w * prob * du).sum(axis=-1))
+        # the maximum crossing 0 (rectified input): a ReLU kink of the max
+        _, r2, r3_ = g.rice_terms(0.0, pa["m"], s[a], pa["mp"], pa["sp"], pa["r"])
+        prob0 = _cond_below(np.zeros((*shape, 1)), [a], others, m, cov)[..., 0]
+        sw1 += np.where(rect, r2 * prob0, 0.0)
+        sw2 += np.where(rect, r3_ * prob0, 0.0)
+    return sw1, sw2, surv
+
+
+def _pair_terms(
+    a: int, b: int, u: np.ndarray, u_c: np.ndarray, interp: np.ndarray,
+    coarse_pick: np.ndarray, m: list[np.ndarray], s: list[np.ndarray],
+    par: list[dict[str, np.ndarray]], beta: list[np.ndarray],
+    rho: Callable[[int, int], tuple[np.ndarray, np.ndarray]],
+    run_curv: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    loc_curv: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    su: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integrands of a switch between elements a and b, before P(others < u) and du.
+
+    The density of (y_a, y_b) at (u, u) times E[z'^2], times E|z'|^3, and times the
+    overlap of the kink with the maximum's curvature (zero without curvature), each of
+    shape (C, K, n_u).
+    """
+    rab, rvab = rho(a, b)
+    r3 = rab[..., None]
+    za = (u - m[a][..., None]) / s[a][..., None]
+    zb = (u - m[b][..., None]) / s[b][..., None]
+    dens = np.exp(-(za * za - 2 * r3 * za * zb + zb * zb) / (2 * (1 - r3**2))) / (
+        2 * np.pi * (s[a] * s[b])[..., None] * np.sqrt(1 - r3**2))
+    pa, pb = par[a], par[b]
+    mz = (pa["mp"] - pb["mp"])[..., None] + beta[a][..., None] * (
+        u - m[a][..., None]) - beta[b][..., None] * (u - m[b][..., None])
+    vz = (pa["sp"] ** 2 * (1 - pa["r"] ** 2) + pb["sp"] ** 2 * (1 - pb["r"] ** 2)
+          - 2 * (rvab * pa["sp"] * pb["sp"] - beta[a] * beta[b] * rab * s[a] * s[b]))
+    vz = np.broadcast_to(np.maximum(vz, 0.0)[..., None], u.shape)
+    _, m2z, m3z = g.abs_moments(mz, np.sqrt(vz))
+    ov = np.zeros_like(u)
+    cc = run_curv if run_curv is not None else loc_curv
+    if cc is not None:
+        pair = (0.5 * (cc[a][0] + cc[b][0]), 0.5 * (cc[a][1] + cc[b][1]),
+                0.5 * (cc[a][2] + cc[b][2]))
+        mm = 0.5 * (m[a] + m[b])[..., None]
+        # the overlap is smooth in u: computed on a coarse grid, interpolated
+        m2c = m2z @ coarse_pick.T
+        if run_curv is not None:
+            ovc = _overlap(u_c, mm, m2c, pair)
+        else:
+            # the table's change is the whole local-mode kink; the window sums multiply
+            # the switch term by 3/4 per interval
+            ovc = _overlap_local_seq(u_c, mm, m2c, pair, su["table"]) / 0.75
+        ov = ovc @ interp.T
+    return dens * m2z, dens * m3z, dens * ov
+
+
+def _cond_below(
+    u: np.ndarray, given: list[int], others: list[int], m: list[np.ndarray],
+    cov: Callable[[int, int], np.ndarray],
+) -> np.ndarray:
+    """P(y_l < u for all ``others`` | y_g = u for the ``given`` (one or two) elements).
+
+    Exact Gaussian conditioning (means ``m``, covariances ``cov(i, j)``); the joint
+    probability of the others is :func:`_orthant`.
+    """
+    if not others:
+        return np.ones(np.broadcast(u, m[0][..., None]).shape)
+    if len(given) == 1:
+        (a,) = given
+        saa = np.maximum(cov(a, a), 1e-300)
+
+        def gain(i: int) -> list[np.ndarray]:
+            return [cov(i, a) / saa]
+
+        dev = [u - m[a][..., None]]
+        cg = [[saa]]
+    else:
+        a, b = given
+        saa, sbb, sab = cov(a, a), cov(b, b), cov(a, b)
+        det = np.maximum(saa * sbb - sab**2, 1e-300 * saa * sbb)
+
+        def gain(i: int) -> list[np.ndarray]:
+            cia, cib = cov(i, a), cov(i, b)
+            return [(cia * sbb - cib * sab) / det, (cib * saa - cia * sab) / det]
+
+        dev = [u - m[a][..., None], u - m[b][..., None]]
+        cg = [[saa, sab], [sab, sbb]]
+    gains = {i: gain(i) for i in others}
+    given_l = list(given)
+    zs: list[np.ndarray] = []
+    sd: dict[int, np.ndarray] = {}
+    for i in others:
+        gi = gains[i]
+        mu = m[i][..., None] + sum(gk[..., None] * dk for gk, dk in zip(gi, dev, strict=True))
+        var = cov(i, i) - sum(gi[p] * cov(i, given_l[p]) for p in range(len(given_l)))
+        sd[i] = np.sqrt(np.maximum(var, 1e-12 * cov(i, i)))
+        zs.append((u - mu) / sd[i][..., None])
+    del cg
+    rc: dict[tuple[int, int], np.ndarray] = {}
+    for ii, i in enumerate(others):
+        for jj in range(ii + 1, len(others)):
+            j = others[jj]
+            c = cov(i, j) - sum(gains[i][p] * cov(j, given_l[p]) for p in range(len(given_l)))
+            rc[(ii, jj)] = np.clip(c / (sd[i] * sd[j]), -0.999, 0.999)[..., None]
+    return np.asarray(np.broadcast_to(_orthant(zs, rc), np.broadcast(u, zs[0]).shape))
+
+
+#: Standardised curvature levels and kink sizes of the local-mode switch table.
+_SEQ_MU = np.linspace(-5.0, 5.0, 21)
+_SEQ_DELTA = np.concatenate([[0.0], np.geomspace(0.02, 60.0, 27)])
+_SEQ_N = 384
+
+
+def _curvature_lags(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: lag-1 and lag-2 correlation of the curvature (d2-weighted over bins)."""
+    st = summary.stats
+    md, m2 = st["d"], st["d2"]
+    dd1, dd2 = st["dd1"], st["dd2"]
+    if "dd1_p3" in st and bool(summary.latent()["rect"].any()):
+        # a rectified input: the positive part's curvature (the zeros and the ReLU kinks
+        # at the zero crossings are not the maximum's curvature)
+        p = np.maximum(st["p3"], 1e-300)
+        md, m2 = st["d_p3"] / p, st["d2_p3"] / p
+        dd1 = st["dd1_p3"] / np.maximum(st["p3_1"], 1e-300)
+        dd2 = st["dd2_p3"] / np.maximum(st["p3_2"], 1e-300)
+    var = np.maximum(m2 - md**2, 0.0)
+    w = var / np.maximum(var.sum(axis=1, keepdims=True), 1e-300)
+    r1 = ((dd1 - md**2) / np.maximum(var, 1e-300) * w).sum(axis=1)
+    r2 = ((dd2 - md**2) / np.maximum(var, 1e-300) * w).sum(axis=1)
+    return np.clip(r1, -0.99, 0.99), np.clip(r2, -0.99, 0.99)
+
+
+def _switch_peak_table(summary: Summary) -> np.ndarray:
+    """Per channel: E[change of the local-peak sum] - 3/4 delta of a convex kink on a curvature.
+
+    A switch of the argmax puts a kink of size D at a uniform sub-sample position a on
+    two samples of the maximum's curvature sequence c_t (Gaussian, standardised: mean
+    mu, unit variance, the lag correlations of :func:`_curvature_lags` extended as an
+    AR(2)). The change of sum_t |d_t| 1{t is a local max of |d|} over the samples whose
+    peak status can change (two either side of the kink) is averaged over a and over
+    ``_SEQ_N`` fixed quasi-random sequences, for mu on ``_SEQ_MU`` and delta = D / sd(c)
+    on ``_SEQ_DELTA``. Unlike the two-sample overlap, a small kink on a large smooth
+    curvature changes little (it is a peak only where it beats its neighbours), and a
+    large one also takes the peaks of its neighbours. Shape (C, n_mu, n_delta).
+    """
+    key = ("switch_peak_table",)
+    if key in summary.cache:
+        return np.asarray(summary.cache[key])
+    r1, r2 = _curvature_lags(summary)
+    L = 8
+    z = np.random.default_rng(20261123).standard_normal((_SEQ_N // 2, L))
+    z = np.concatenate([z, -z])  # antithetic
+    xa, wa = g.legendre(4)
+    a = (xa + 1.0) / 2.0
+    wa = wa / 2.0
+    out = np.zeros((summary.channels, _SEQ_MU.size, _SEQ_DELTA.size))
+    for c in range(summary.channels):
+        phi2 = (r2[c] - r1[c] ** 2) / max(1.0 - r1[c] ** 2, 1e-6)
+        phi1 = r1[c] * (1.0 - phi2)
+        rho = [1.0, float(r1[c]), float(r2[c])]
+        for _ in range(3, L):
+            rho.append(phi1 * rho[-1] + phi2 * rho[-2])
+        R = np.array([[rho[abs(i - j)] for j in range(L)] for i in range(L)])
+        ev, vec = np.linalg.eigh(R)
+        R = (vec * np.maximum(ev, 1e-9)) @ vec.T
+        e = z @ np.linalg.cholesky(R).T  # (N, L), sample index 0..7, kink on 3 and 4
+        seq = _SEQ_MU[:, None, None, None, None] + e[None, None, None]  # (mu,1,1,N,L)
+        bump = np.zeros((_SEQ_DELTA.size, a.size, 1, L))
+        bump[..., 3] = _SEQ_DELTA[:, None, None] * a[None, :, None]
+        bump[..., 4] = _SEQ_DELTA[:, None, None] * (1.0 - a[None, :, None])
+        diff = _peak_sum(np.abs(seq + bump[None])) - _peak_sum(np.abs(seq))
+        ed = (diff.mean(axis=-1) * wa).sum(axis=-1)  # (mu, delta)
+        out[c] = ed - 0.75 * _SEQ_DELTA[None, :]
+    summary.cache[key] = out
+    return out
+
+
+def _peak_sum(ad: np.ndarray) -> np.ndarray:
+    """Sum of |d| over the local maxima among samples 1 .. L-2 (find_peaks rule)."""
+    mid = ad[..., 1:-1]
+    pk = (mid > ad[..., :-2]) & (mid >= ad[..., 2:]) & (mid > 0)
+    return np.asarray((mid * pk).sum(axis=-1))
+
+
+def _overlap_local_seq(
+    u: np.ndarray, mm: np.ndarray, varz: np.ndarray,
+    curv: tuple[np.ndarray, np.ndarray, np.ndarray], table: np.ndarray,
+) -> np.ndarray:
+    """Local mode's switch overlap from :func:`_switch_peak_table`, Rice-weighted.
+
+    E[|z'| (change of the peak sum - 3/4 |z'|)] at a switch at level u, |z'| half-normal
+    with variance ``varz``; the curvature of the maximum there ~ N(md + gam (u - m), sdc^2).
+    ``table`` is the (C, n_mu, n_delta) table; returns shape (C, K, n_u).
+    """
+    md, gam, sdc = (c[..., None] for c in curv)
+    sd = np.maximum(np.broadcast_to(sdc, u.shape), 1e-300)
+    mu = np.clip((md + gam * (u - mm)) / sd, _SEQ_MU[0], _SEQ_MU[-1])  # (C, K, n_u)
+    xt, wt = g.legendre(16)
+    t = 3.0 * (xt + 1.0)
+    wt = 3.0 * wt * 2.0 * g.pdf(t)
+    D = np.sqrt(np.broadcast_to(varz, u.shape))[..., None] * t  # (C, K, n_u, n_D)
+    delta = np.clip(D / sd[..., None], 0.0, _SEQ_DELTA[-1])
+    # bilinear interpolation in (mu, delta) per channel
+    fm = (mu - _SEQ_MU[0]) / (_SEQ_MU[1] - _SEQ_MU[0])
+    im = np.clip(np.floor(fm).astype(int), 0, _SEQ_MU.size - 2)
+    wm = (fm - im)[..., None]
+    idl = np.clip(np.searchsorted(_SEQ_DELTA, delta) - 1, 0, _SEQ_DELTA.size - 2)
+    d0, d1 = _SEQ_DELTA[idl], _SEQ_DELTA[idl + 1]
+    wd = (delta - d0) / (d1 - d0)
+    ch = np.arange(u.shape[0]).reshape(-1, 1, 1, 1)
+    im4 = im[..., None]
+    val = ((1 - wm) * ((1 - wd) * table[ch, im4, idl] + wd * table[ch, im4, idl + 1])
+           + wm * ((1 - wd) * table[ch, im4 + 1, idl] + wd * table[ch, im4 + 1, idl + 1]))
+    return np.asarray((D * sd[..., None] * val * wt).sum(-1))
 
 
 # ----------------------------------------------------------------------------- linear maps
