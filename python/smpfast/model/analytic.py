@@ -201,7 +201,17 @@ def input_summary(
     sv = _surv_sums(T, mean, kw, path)
     for name, val in sv.items():
         st[name] = np.full(C, val)
-    return Summary(T=T, shape=shape, n_bins=K, lags=lags, stats=st, n_signals=0)
+    out = Summary(T=T, shape=shape, n_bins=K, lags=lags, stats=st, n_signals=0)
+    if len(shape) > 1:
+        # i.i.d. elements: covariance only at the same element
+        xc = XCov(XCOV_RANGE, len(shape) - 1, np.zeros(0), None)
+        tab = np.zeros((len(xc.offsets), K, C, C))
+        i0 = xc.index((0,) * xc.nd)
+        assert i0 is not None
+        tab[i0] = np.einsum("ck,cd->kcd", st["y2"] - st["y"] ** 2, np.eye(C))
+        xc.yy = tab
+        out.cache[XCOV_KEY] = xc
+    return out
 
 
 def _surv_sums(T: int, mean: float, kw: dict[str, Any], path: str) -> dict[str, float]:
@@ -572,6 +582,292 @@ def _positive_part(st: dict[str, np.ndarray], m: np.ndarray, s: np.ndarray) -> N
     st.update(_pos_part_moments(m, s, md, sd**2, cov, st["d_act"]))
 
 
+# ----------------------------------------------------------------------------- cross-covariances
+#: Key of the cross-covariance function in :attr:`Summary.cache` (analytic summaries only).
+XCOV_KEY = "analytic_xcov"
+#: Spatial range R of the carried cross-covariance function (offsets in [-R, R] per axis).
+XCOV_RANGE = 4
+#: Quasi-Monte Carlo points (log2) of the max-pooling expectations.
+POOL_QMC_LOG2 = 10
+
+
+class XCov:
+    """Cross-covariance function of a block input between channels at spatial offsets.
+
+    ``yy[i]`` (shape (K, C, C)) is Cov(y_c(p), y_d(p + o_i)) for the offsets o_i of
+    ``[-R, R] ** nd`` in row-major order (zero beyond R); ``lat`` the same for the latent
+    Gaussian before a ReLU (None where the values are not a rectified Gaussian). The
+    summary keeps only channel pairs at the same position and each channel's own
+    neighbours; a conv sums over channel pairs at other offsets too, so the analytic
+    propagation carries the whole function (exactly through linear blocks and ReLUs,
+    by quasi-Monte Carlo through max pooling) in :attr:`Summary.cache`.
+
+    Examples
+    --------
+    >>> xc = XCov(1, 1, np.zeros((3, 2, 1, 1)), None)
+    >>> xc.index((1,)), xc.get("yy", (5,)).shape
+    (2, (2, 1, 1))
+    """
+
+    def __init__(self, R: int, nd: int, yy: np.ndarray, lat: np.ndarray | None) -> None:
+        self.R, self.nd, self.yy, self.lat = int(R), int(nd), yy, lat
+        self.offsets = [tuple(int(o) - self.R for o in ix)
+                        for ix in np.ndindex(*((2 * self.R + 1,) * self.nd))]
+
+    def index(self, off: tuple[int, ...]) -> int | None:
+        """Row of ``off`` in the tables (None beyond the range)."""
+        if len(off) != self.nd or any(abs(o) > self.R for o in off):
+            return None
+        i = 0
+        for o in off:
+            i = i * (2 * self.R + 1) + o + self.R
+        return i
+
+    def get(self, which: str, off: tuple[int, ...]) -> np.ndarray:
+        """(K, C, C) covariance ``which`` ("yy" or "lat") at ``off`` (zeros beyond R)."""
+        tab = self.yy if which == "yy" else self.lat
+        if tab is None:
+            raise ValueError(f"which: no {which!r} table in this cross-covariance")
+        i = self.index(off)
+        return np.zeros(tab.shape[1:]) if i is None else tab[i]
+
+
+def _xcov(s: Summary) -> XCov | None:
+    xc = s.cache.get(XCOV_KEY)
+    if isinstance(xc, XCov) and xc.nd == len(s.shape) - 1 and xc.yy.shape[1:] == (
+            s.n_bins, s.channels, s.channels):
+        return xc
+    return None
+
+
+def _sym_fill(tab: np.ndarray, xc_offsets: list[tuple[int, ...]], index: Any) -> None:
+    """Fill Cov(-o) = Cov(o)^T for the offsets left at NaN."""
+    for i, off in enumerate(xc_offsets):
+        if np.isnan(tab[i]).any():
+            j = index(tuple(-o for o in off))
+            tab[i] = np.swapaxes(tab[j], 1, 2)
+
+
+def _xcov_linear(
+    W: np.ndarray, pos: list[tuple[int, ...]], stride: tuple[int, ...], cm: _CovModel,
+    frac: np.ndarray | float, cyy0: np.ndarray,
+) -> XCov:
+    """Output cross-covariance of a conv / average pool: sum of W_i Cov(off) W_j^T."""
+    nd = len(stride)
+    R = XCOV_RANGE
+    out = XCov(R, nd, np.zeros((0,)), None)
+    K = cyy0.shape[0]
+    c_out = W.shape[0]
+    # group tap pairs by their offset difference
+    groups: dict[tuple[int, ...], np.ndarray] = {}
+    for i, p1 in enumerate(pos):
+        for j, p2 in enumerate(pos):
+            dlt = tuple(b - a for a, b in zip(p1, p2, strict=True))
+            term = np.einsum("oc,ed->ocde", W[:, :, i], W[:, :, j])
+            groups[dlt] = groups[dlt] + term if dlt in groups else term
+    deltas = list(groups)
+    A = np.stack([groups[d] for d in deltas])  # (n_delta, O, C, C, O)
+    tab = np.full((len(out.offsets), K, c_out, c_out), np.nan)
+    cin_cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def cin(off: tuple[int, ...]) -> np.ndarray:
+        if off not in cin_cache:
+            cin_cache[off] = cm.cov("yy", off)
+        return cin_cache[off]
+
+    for i, off in enumerate(out.offsets):
+        if any(o < 0 for o in off[:1]) or (off and off[0] == 0 and any(o < 0 for o in off[1:])):
+            continue  # the mirrored half: Cov(-o) = Cov(o)^T below
+        ins = [tuple(o * s + d for o, s, d in zip(off, stride, dl, strict=True)) for dl in deltas]
+        C_in = np.stack([cin(x) for x in ins])  # (n_delta, K, C, C)
+        tab[i] = np.einsum("xocde,xkcd->koe", A, C_in, optimize=True) * frac
+    _sym_fill(tab, out.offsets, out.index)
+    i0 = out.index((0,) * nd)
+    assert i0 is not None
+    tab[i0] = cyy0
+    out.yy = tab
+    return out
+
+
+def _xcov_rect(
+    xc_in: XCov, m: np.ndarray, sd: np.ndarray, alpha: np.ndarray, cyy0: np.ndarray,
+) -> XCov:
+    """Cross-covariance of f(z) (slope 1 above 0, ``alpha`` below) for Gaussian z.
+
+    The bivariate rectified moments E[f(z_c) f(z_d')] (:func:`_rect_pair`) at every
+    offset and channel pair; ``lat`` keeps z's function when f is a ReLU (alpha = 0).
+    """
+    n_off, K, C, _ = xc_in.yy.shape
+    mT, sT, aT = m.T, np.maximum(sd.T, 1e-300), alpha.T  # (K, C)
+    shp = (n_off, K, C, C)
+    m1 = np.broadcast_to(mT[None, :, :, None], shp)
+    s1 = np.broadcast_to(sT[None, :, :, None], shp)
+    m2 = np.broadcast_to(mT[None, :, None, :], shp)
+    s2 = np.broadcast_to(sT[None, :, None, :], shp)
+    a1 = np.broadcast_to(aT[None, :, :, None], shp)
+    a2 = np.broadcast_to(aT[None, :, None, :], shp)
+    rho = xc_in.yy / (s1 * s2)
+    z = np.zeros(shp)
+    pr = _rect_pair(m1, s1, m2, s2, rho, (z, z), (z, z), z, a1, a2)
+    mom = _rect_moments(m, sd, np.zeros_like(m), np.zeros_like(m), np.zeros_like(m), alpha)
+    fT = mom["y"].T
+    tab = pr["ff"] - fT[None, :, :, None] * fT[None, :, None, :]
+    tab = np.where(np.abs(rho) < 1e-12, 0.0, tab)  # uncorrelated: independent
+    out = XCov(xc_in.R, xc_in.nd, tab, xc_in.yy if bool(np.all(alpha == 0)) else None)
+    i0 = out.index((0,) * out.nd)
+    assert i0 is not None
+    tab[i0] = cyy0
+    return out
+
+
+def _qmc_normal(dim: int) -> np.ndarray:
+    """Fixed quasi-random standard normal points, shape (2 ** POOL_QMC_LOG2, dim).
+
+    A scrambled Sobol sequence with a fixed seed, mapped through the normal quantile: a
+    deterministic cubature rule.
+    """
+    key = ("qmc", dim)
+    if key not in _QMC_CACHE:
+        from scipy.special import ndtri
+        from scipy.stats import qmc
+
+        u = qmc.Sobol(d=dim, scramble=True, seed=12345).random_base2(POOL_QMC_LOG2)
+        _QMC_CACHE[key] = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+    return _QMC_CACHE[key]
+
+
+_QMC_CACHE: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _chol(S: np.ndarray) -> np.ndarray:
+    """Cholesky factors of a stack of covariance matrices (a small ridge where singular)."""
+    n = S.shape[-1]
+    scale = np.maximum(np.einsum("...ii->...", S) / n, 1e-300)[..., None, None]
+    ridge = 1e-9 * scale * np.eye(n)
+    for _ in range(6):
+        try:
+            return np.asarray(np.linalg.cholesky(S + ridge))
+        except np.linalg.LinAlgError:
+            ridge = ridge * 100.0
+    w, V = np.linalg.eigh(S)
+    return np.asarray(V * np.sqrt(np.maximum(w, 0.0))[..., None, :])
+
+
+class _PoolQMC:
+    """Expectations of pooled values by quasi-Monte Carlo over the windows' latent Gaussians.
+
+    The pooled value is max_i z_i over a window, rectified (max(., 0)) where the input is
+    a rectified Gaussian (maxpool(relu z) = relu(maxpool z)); z is Gaussian with the
+    latent means, standard deviations and cross-covariance function. Single windows give
+    the value moments and P(i is the max) exactly (up to the cubature); pairs of windows
+    (two channels, or a window and its neighbour ``o`` outputs away) give the pooled
+    cross-covariance, which Clark's pairwise fold and first-order weights underestimate
+    (the maxima of two correlated windows are more alike than their argmaxes' values).
+    """
+
+    def __init__(
+        self, m: np.ndarray, s: np.ndarray, rect: np.ndarray, lat: XCov | None,
+        lat_tab: np.ndarray, elems: list[tuple[int, ...]], stride: tuple[int, ...],
+    ) -> None:
+        self.m, self.s, self.rect = m.T, s.T, rect.T  # (K, C)
+        self.tab = lat_tab  # (n_off, K, C, C) latent covariance
+        self.xc = lat
+        self.elems = elems
+        self.stride = stride
+        K = self.m.shape[0]
+        # stationary inputs: every bin alike, integrate one
+        same = all(np.allclose(a, a[:1], rtol=1e-10, atol=1e-14)
+                   for a in (self.m, self.s, self.rect.astype(float)))
+        same = same and bool(np.allclose(self.tab, self.tab[:, :1], rtol=1e-10, atol=1e-14))
+        self.kk = slice(0, 1) if same else slice(0, K)
+        self.K = K
+
+    def _cov(self, off: tuple[int, ...]) -> np.ndarray:
+        assert self.xc is not None
+        i = self.xc.index(off)
+        return np.zeros(self.tab.shape[1:])[self.kk] if i is None else self.tab[i][self.kk]
+
+    def _expand(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(np.broadcast_to(a, (self.K, *a.shape[1:])) if a.shape[0] == 1 and
+                          self.K > 1 else a)
+
+    def _window_cov(self) -> np.ndarray:
+        k = len(self.elems)
+        Kb, C = self.m[self.kk].shape
+        S = np.zeros((Kb, C, k, k))
+        idx = np.arange(C)
+        for a, ea in enumerate(self.elems):
+            for b, eb in enumerate(self.elems):
+                off = tuple(y - x for x, y in zip(ea, eb, strict=True))
+                S[:, :, a, b] = self._cov(off)[:, idx, idx]
+        return S
+
+    def _values(self, z: np.ndarray, rect: np.ndarray) -> np.ndarray:
+        M = z.max(axis=-1)
+        return np.asarray(np.where(rect[..., None], np.maximum(M, 0.0), M))
+
+    def single(self) -> dict[str, np.ndarray]:
+        """Per (C, K): value moments of the pooled output and P(element i is the max)."""
+        k = len(self.elems)
+        S = self._window_cov()
+        L = _chol(S)
+        u = _qmc_normal(2 * k)[:, :k]
+        m, rect = self.m[self.kk], self.rect[self.kk]
+        z = m[..., None, None] + u @ np.swapaxes(L, -1, -2)  # (Kb, C, N, k)
+        M = z.max(axis=-1)
+        R = np.where(rect[..., None], np.maximum(M, 0.0), M)
+        Rp = np.maximum(M, 0.0)
+        am = z.argmax(axis=-1)
+        out = {
+            "y": R.mean(-1), "y2": (R * R).mean(-1), "pos": (M > 0).mean(-1),
+            "y_p": Rp.mean(-1), "y2_p": (Rp * Rp).mean(-1),
+            "mM": M.mean(-1), "vM": M.var(-1),
+        }
+        res = {kk: self._expand(v).T for kk, v in out.items()}
+        res["w"] = np.stack([self._expand((am == a).mean(-1)).T for a in range(k)])
+        self._L1 = L
+        self._R1 = R
+        return res
+
+    def pair_cov(self, out_off: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """(K, C, C) Cov(y_c(p), y_d(p + o)), P(both > 0) and E[y_c y_d 1{both > 0}]."""
+        k = len(self.elems)
+        Kb, C = self.m[self.kk].shape
+        S = np.zeros((Kb, C, C, 2 * k, 2 * k))
+        Sw = self._window_cov()
+        S[:, :, :, :k, :k] = Sw[:, :, None]
+        S[:, :, :, k:, k:] = Sw[:, None, :]
+        for a, ea in enumerate(self.elems):
+            for b, eb in enumerate(self.elems):
+                off = tuple(o * st + y - x for o, st, x, y in zip(out_off, self.stride, ea, eb,
+                                                                strict=True))
+                cv = self._cov(off)  # (Kb, C, C)
+                S[:, :, :, a, k + b] = cv
+                S[:, :, :, k + b, a] = cv
+        L = _chol(S)
+        u = _qmc_normal(2 * k)
+        m, rect = self.m[self.kk], self.rect[self.kk]
+        mu = np.concatenate([np.broadcast_to(m[:, :, None, None], (Kb, C, C, k)),
+                             np.broadcast_to(m[:, None, :, None], (Kb, C, C, k))], axis=-1)
+        cov = np.zeros((Kb, C, C))
+        pp = np.zeros((Kb, C, C))
+        ffp = np.zeros((Kb, C, C))
+        step = max(1, int(2e6 // max(C * C * u.shape[0] * 2 * k, 1)))
+        for k0 in range(0, Kb, step):
+            sl = slice(k0, min(Kb, k0 + step))
+            z = mu[sl, ..., None, :] + u @ np.swapaxes(L[sl], -1, -2)
+            M1, M2 = z[..., :k].max(-1), z[..., k:].max(-1)
+            R1 = np.where(rect[sl, :, None, None], np.maximum(M1, 0.0), M1)
+            R2 = np.where(rect[sl, None, :, None], np.maximum(M2, 0.0), M2)
+            both = (M1 > 0) & (M2 > 0)
+            cov[sl] = (R1 * R2).mean(-1) - R1.mean(-1) * R2.mean(-1)
+            pp[sl] = both.mean(-1)
+            ffp[sl] = (R1 * R2 * both).mean(-1)
+        # uncorrelated windows: independent (no cubature noise)
+        cov = np.where(np.abs(S[..., :k, k:]).max(axis=(-2, -1)) > 0, cov, 0.0)
+        return {"cov": self._expand(cov), "pp": self._expand(pp), "ff_p": self._expand(ffp)}
+
+
 # ----------------------------------------------------------------------------- covariances
 class _CovModel:
     """Covariances of an input's values and slopes between (channel, position) pairs."""
@@ -597,12 +893,20 @@ class _CovModel:
             "vv": (self.lag_cov["vv"] / var_v[..., None]).mean(axis=0),
         }
         self.lag_rho["yv"] = 0.5 * (self.lag_rho["yy"] + self.lag_rho["vv"])
+        self.xc = _xcov(s)
 
     def cov(self, kind: str, off: tuple[int, ...]) -> np.ndarray:
-        """(K, C, C) covariance of kind "yy", "vv" or "yv" at spatial offset ``off``."""
+        """(K, C, C) covariance of kind "yy", "vv" or "yv" at spatial offset ``off``.
+
+        Values ("yy") from the carried cross-covariance function where the summary has
+        one (analytic summaries); otherwise, and for slopes, the channel pairs at other
+        offsets use the channels' mean neighbour correlation.
+        """
         base: np.ndarray = self.cc[kind]
         if all(o == 0 for o in off):
             return base
+        if kind == "yy" and self.xc is not None:
+            return self.xc.get("yy", off)
         li = _lag_idx(self.s.lags, off)
         if li is None:
             return np.zeros(base.shape)
@@ -772,7 +1076,12 @@ def _propagate_linear(
     st["c_yd"] = wsum2 @ (st_in["c_yd"] - st_in["y"] * st_in["d"]) + mean_y * st["d"]
     _positive_part(st, mean_y, sd_y)
     affine = np.full(c_out, float(np.min(st_in["affine"])))
-    return _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+    out = _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+    if block.name != "linear" and nd_out >= 1 and len(stride) == nd_out:
+        out.cache[XCOV_KEY] = _xcov_linear(W, pos, stride, cm, frac, cyy)
+        out.cache[POSMAP_KEY] = _position_map(block, in_shape, out_shape, pos, W, bias, cm.my,
+                                              _var(st_in, "y", "y2"), mean_y, var_y)
+    return out
 
 
 def _max_lag(s: Summary) -> int:
@@ -797,6 +1106,52 @@ def _inside_share(
             idx = o * st - lo + p[ax]
             share[i] *= float(np.mean((idx >= 0) & (idx < n_in)))
     return share
+
+
+#: Key of the per-position value means and variances in :attr:`Summary.cache`.
+POSMAP_KEY = "analytic_posmap"
+
+
+def _position_map(
+    block: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...],
+    pos: list[tuple[int, ...]], W: np.ndarray, bias: np.ndarray, my_in: np.ndarray,
+    var_in: np.ndarray, mean_y: np.ndarray, var_y: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position mean and variance of a conv output, shape (C_out, K, *spatial_out).
+
+    Border windows see fewer taps: the mean there is the bias plus the inside taps'
+    share of the channel means (exact for an input of uniform mean), the variance the
+    inside taps' share of sum w^2 Var (exact for uncorrelated taps), rescaled so that the
+    average over positions is the summary's variance. The summary of a conv output keeps
+    per-channel moments; the measured summary of the next block's input (a ReLU's)
+    mixes positions of different means, and so must the analytic one.
+    """
+    sp_out = tuple(out_shape[1:])
+    if block.name == "batch_norm2d":
+        inside = np.ones((len(pos), *sp_out), dtype=bool)
+    else:
+        pads = _pads(block, tuple(in_shape[1:])) if block.name.startswith("conv") else tuple(
+            (p, p) for p in block.padding)
+        stride = tuple(block.stride)
+        inside = np.ones((len(pos), *sp_out), dtype=bool)
+        for i, p in enumerate(pos):
+            for ax, (n_in, n_out, st_, (lo, _)) in enumerate(
+                zip(in_shape[1:], out_shape[1:], stride, pads, strict=True)
+            ):
+                o = np.arange(n_out)
+                ok = (o * st_ - lo + p[ax] >= 0) & (o * st_ - lo + p[ax] < n_in)
+                shp = [1] * len(sp_out)
+                shp[ax] = n_out
+                inside[i] &= ok.reshape(shp)
+    ins = inside.reshape(len(pos), -1).astype(np.float64)  # (taps, P)
+    mu = np.einsum("ocp,ck,pq->okq", W, my_in, ins) + bias[:, None, None]
+    w2 = np.einsum("ocp,ck->okp", W**2, np.maximum(var_in, 0.0))
+    g = np.einsum("okp,pq->okq", w2, ins)
+    g = g / np.maximum(g.mean(axis=-1, keepdims=True), 1e-300)
+    var = var_y[..., None] * g
+    # keep the summary's mean (the average of the map)
+    mu = mu - mu.mean(axis=-1, keepdims=True) + mean_y[..., None]
+    return mu.reshape(*mu.shape[:2], *sp_out), var.reshape(*var.shape[:2], *sp_out)
 
 
 def _border_var_factor(
@@ -876,8 +1231,11 @@ def _propagate_relu(
     lp = _latent_params(s)
     if lp["rect"].any():
         same = {k: v.copy() for k, v in st_in.items()}
-        return _finish(out_shape, T, K, s.lags, same, block, s, in_shape,
-                       st_in["affine"].copy())
+        out = _finish(out_shape, T, K, s.lags, same, block, s, in_shape,
+                      st_in["affine"].copy())
+        if XCOV_KEY in s.cache:
+            out.cache[XCOV_KEY] = s.cache[XCOV_KEY]
+        return out
     alpha = _leak(block, C)[:, None] * np.ones((1, K))
     m, sd, mp, beta, se2 = lp["m"], lp["s"], lp["mp"], lp["beta"], lp["se2"]
     mom = _rect_moments(m, sd, mp, beta, se2, alpha)
@@ -964,7 +1322,117 @@ def _propagate_relu(
     st["cc_yy"][:, idx, idx] = mom["y2"].T
     st["cc_vv"][:, idx, idx] = mom["v2"].T
     st["cc_yv"][:, idx, idx] = mom["yv"].T
-    return _finish(out_shape, T, K, s.lags, st, block, s, in_shape, st_in["affine"].copy())
+    pm = s.cache.get(POSMAP_KEY)
+    if isinstance(pm, tuple) and s.lags:
+        mu_map, var_map = pm
+        if mu_map.shape[:2] == (C, K) and mu_map.ndim == 2 + len(s.lags[0]):
+            _relu_mixture(st, mu_map, var_map, lp, alpha, cm, s.lags, st_in)
+    out = _finish(out_shape, T, K, s.lags, st, block, s, in_shape, st_in["affine"].copy())
+    xc = _xcov(s)
+    if xc is not None:
+        out.cache[XCOV_KEY] = _xcov_rect(xc, m, sd, alpha, st["cc_yy"] - np.einsum(
+            "ck,dk->kcd", st["y"], st["y"]))
+    return out
+
+
+def _relu_mixture(
+    st: dict[str, np.ndarray], mu_map: np.ndarray, var_map: np.ndarray,
+    lp: dict[str, np.ndarray], alpha: np.ndarray, cm: _CovModel,
+    lags: tuple[tuple[int, ...], ...], st_in: dict[str, np.ndarray],
+) -> None:
+    """ReLU value statistics as the mixture over positions of different means (in place).
+
+    A measured summary averages over positions: where a conv's border windows shift the
+    mean, its value moments, neighbour products and products of per-position means
+    (``y2_0 l_yy0 l_pp0 ...``) mix those positions. Per distinct position (class of equal
+    mean and variance) the rectified moments are exact; pairs of neighbours use the
+    latent correlation of the interior. Curvature statistics are left per channel.
+    """
+    C, K = mu_map.shape[:2]
+    sp = mu_map.shape[2:]
+    P = int(np.prod(sp))
+    M = mu_map.reshape(C, K, P)
+    V = np.maximum(var_map.reshape(C, K, P), 1e-300)
+    rows = np.concatenate([M, V], axis=0).reshape(2 * C * K, P).T
+    uniq, inv, counts = np.unique(np.round(rows, 12), axis=0, return_inverse=True,
+                                  return_counts=True)
+    inv = inv.reshape(-1)
+    U = len(uniq)
+    wu = counts / P
+    Mu = uniq[:, : C * K].T.reshape(C, K, U)
+    Su = np.sqrt(np.maximum(uniq[:, C * K:].T.reshape(C, K, U), 1e-300))
+    mp, beta, se2 = (lp[k][..., None] for k in ("mp", "beta", "se2"))
+    a3 = alpha[..., None]
+    mom = _rect_moments(Mu, Su, mp, beta, se2, a3)
+
+    def avg(x: np.ndarray) -> np.ndarray:
+        return np.asarray((x * wu).sum(axis=-1))
+
+    # value and positive-part moments (the slopes keep the central-difference moments)
+    for k in ("y", "y2", "pos", "y_p", "y2_p"):
+        st[k] = avg(mom[k])
+    st["zero"] = np.where(alpha == 0, 1 - st["pos"], 0.0)
+    st.update({k: avg(v) for k, v in _pos_part_moments(
+        Mu, Su, st_in["d"][..., None], _var(st_in, "d", "d2")[..., None],
+        (st_in["c_yd"] - st_in["y"] * st_in["d"])[..., None] * (Su / np.maximum(
+            lp["s"][..., None], 1e-300)) ** 2, st_in["d_act"][..., None]).items()})
+    ef = mom["y"]
+    ev = mom["v"]
+    evp = mom["v_p"]
+    pu = mom["pos"]
+    st["y2_0"] = avg(ef**2)
+    st["v2_0"] = avg(ev**2)
+    nl = len(lags)
+    for k in ("l_yy0", "l_vv0", "l_pp0", "l_vvp0"):
+        st[k] = np.zeros((C, K, nl))
+    grid = inv.reshape(sp)
+    var_c = np.maximum(lp["s"] ** 2, 1e-300)
+    idx = np.arange(C)
+    for li, off in enumerate(lags):
+        sl_a: list[slice] = []
+        sl_b: list[slice] = []
+        for size, o in zip(sp, off, strict=True):
+            if abs(o) >= size:
+                sl_a = []
+                break
+            sl_a.append(slice(max(0, -o), size - max(0, o)))
+            sl_b.append(slice(max(0, o), size - max(0, -o)))
+        if not sl_a:
+            continue
+        ga = grid[tuple(sl_a)].reshape(-1)
+        gb = grid[tuple(sl_b)].reshape(-1)
+        pairs, cnt = np.unique(np.stack([ga, gb], axis=1), axis=0, return_counts=True)
+        wp = cnt / cnt.sum()
+        ua, ub = pairs[:, 0], pairs[:, 1]
+        rho = np.clip(cm.cov("yy", off)[:, idx, idx].T / var_c, -0.995, 0.995)  # (C, K)
+        lv = cm.cov("vv", off)[:, idx, idx].T
+        ly = rho[..., None] * Su[..., ua] * Su[..., ub]
+        pr = _rect_pair(Mu[..., ua], Su[..., ua], Mu[..., ub], Su[..., ub],
+                        np.broadcast_to(rho[..., None], ly.shape),
+                        (mp + 0 * ly, beta + 0 * ly), (mp + 0 * ly, beta + 0 * ly),
+                        lv[..., None] - beta**2 * ly, a3 + 0 * ly, a3 + 0 * ly)
+        for k, key in (("l_yy", "ff"), ("l_vv", "vv"), ("l_pp", "pp"), ("l_yy_p", "ff_p"),
+                       ("l_vv_p", "vv_p")):
+            st[k][:, :, li] = (pr[key] * wp).sum(-1)
+        st["l_yy0"][:, :, li] = (ef[..., ua] * ef[..., ub] * wp).sum(-1)
+        st["l_vv0"][:, :, li] = (ev[..., ua] * ev[..., ub] * wp).sum(-1)
+        st["l_pp0"][:, :, li] = (pu[..., ua] * pu[..., ub] * wp).sum(-1)
+        st["l_vvp0"][:, :, li] = (evp[..., ua] * evp[..., ub] * wp).sum(-1)
+    # channel pairs at the same position: per class, the interior latent correlation
+    cy = cm.cc["yy"]  # (K, C, C)
+    sdT = np.sqrt(var_c).T
+    rho_cc = np.clip(cy / np.maximum(sdT[:, :, None] * sdT[:, None, :], 1e-300), -0.995, 0.995)
+    cc = np.zeros((K, C, C))
+    for u in range(U):
+        mT, sT = Mu[..., u].T, Su[..., u].T
+        aT = alpha.T
+        z = np.zeros((K, C, C))
+        pr = _rect_pair(mT[:, :, None] + z, sT[:, :, None] + z, mT[:, None, :] + z,
+                        sT[:, None, :] + z, rho_cc, (z, z), (z, z), z, aT[:, :, None] + z,
+                        aT[:, None, :] + z)
+        cc += wu[u] * pr["ff"]
+    cc[:, idx, idx] = st["y2"].T
+    st["cc_yy"] = cc
 
 
 # ----------------------------------------------------------------------------- max pooling
@@ -1008,6 +1476,19 @@ def _propagate_maxpool(
             ce = sd**2 * corr(tuple(b - a for a, b in zip(elems[j], elems[e], strict=True)))[0]
             cov_with[e] = cov_with[e] * P + ce * (1 - P)
         mM, vM = mM_new, vM_new
+    # with the carried latent cross-covariance: the window's maximum by quasi-Monte Carlo
+    # (Clark's fold treats each partial maximum as Gaussian: its variance, skewed, comes
+    # out low, and so would the covariances of the pooled outputs)
+    xc = _xcov(s)
+    qmc: _PoolQMC | None = None
+    qv: dict[str, np.ndarray] = {}
+    if xc is not None and len(stride) == xc.nd and k > 1:
+        lat_tab = xc.lat if xc.lat is not None else (None if rect.any() else xc.yy)
+        if lat_tab is not None:
+            qmc = _PoolQMC(m, sd, rect, xc, lat_tab, elems, stride)
+            qv = qmc.single()
+            mM, vM = qv["mM"], qv["vM"]
+            weights = [qv["w"][a] for a in range(k)]
     sM = np.sqrt(vM)
     # slope of the max: regression on the value (selection on the value only)
     mpM = mp + beta * (mM - m)
@@ -1123,8 +1604,63 @@ def _propagate_maxpool(
     st["cc_yy"][:, idx, idx] = mom["y2"].T
     st["cc_vv"][:, idx, idx] = mom["v2"].T
     st["cc_yv"][:, idx, idx] = mom["yv"].T
+    xc_out: XCov | None = None
+    if qmc is not None and xc is not None:
+        xc_out = _pool_value_stats(st, qv, qmc, xc, lags, kernel, dil, stride, rect)
     affine = np.zeros(C)
-    return _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+    out = _finish(out_shape, T, K, lags, st, block, s, in_shape, affine)
+    if xc_out is not None:
+        out.cache[XCOV_KEY] = xc_out
+    return out
+
+
+def _pool_value_stats(
+    st: dict[str, np.ndarray], qv: dict[str, np.ndarray], qmc: _PoolQMC, xc: XCov,
+    lags: tuple[tuple[int, ...], ...], kernel: tuple[int, ...], dil: tuple[int, ...],
+    stride: tuple[int, ...], rect: np.ndarray,
+) -> XCov:
+    """Replace the pooled value statistics by the quasi-Monte Carlo ones (in place).
+
+    Value moments and positive-part moments of the maximum, neighbour products (``l_yy
+    l_pp l_yy_p``) and channel pairs (``cc_yy``); returns the pooled cross-covariance
+    function (offsets whose windows are within the latent range; zero beyond).
+    """
+    C, K = qv["y"].shape
+    idx = np.arange(C)
+    for kk in ("y", "y2", "pos", "y_p", "y2_p"):
+        st[kk] = qv[kk]
+    st["zero"] = np.where(rect, 1 - qv["pos"], 0.0)
+    reach = [(xc.R + (kn - 1) * dl) // sd for kn, dl, sd in zip(kernel, dil, stride, strict=True)]
+    out = XCov(xc.R, xc.nd, np.zeros(0), None)
+    tab = np.zeros((len(out.offsets), K, C, C))
+    done: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
+
+    def pair(off: tuple[int, ...]) -> dict[str, np.ndarray]:
+        neg = tuple(-o for o in off)
+        if off in done:
+            return done[off]
+        if neg in done:
+            d = done[neg]
+            return {kk: np.swapaxes(v, 1, 2) for kk, v in d.items()}
+        done[off] = qmc.pair_cov(off)
+        return done[off]
+
+    for i, off in enumerate(out.offsets):
+        if all(abs(o) <= r for o, r in zip(off, reach, strict=True)):
+            tab[i] = pair(off)["cov"]
+    i0 = out.index((0,) * out.nd)
+    assert i0 is not None
+    ey = st["y"].T  # (K, C)
+    var = np.maximum(st["y2"] - st["y"] ** 2, 0.0).T
+    tab[i0][:, idx, idx] = var
+    out.yy = tab
+    st["cc_yy"] = tab[i0] + np.einsum("kc,kd->kcd", ey, ey)
+    for li, off in enumerate(lags):
+        pc = pair(off)
+        st["l_yy"][:, :, li] = pc["cov"][:, idx, idx].T + st["y"] ** 2
+        st["l_pp"][:, :, li] = pc["pp"][:, idx, idx].T
+        st["l_yy_p"][:, :, li] = pc["ff_p"][:, idx, idx].T
+    return out
 
 
 # ----------------------------------------------------------------------------- smooth
