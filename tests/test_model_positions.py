@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smpfast import nets
-from smpfast.model import moments, predict
-from smpfast.model.blocks import _curvature_lags, _has_classes
+from smpfast import nets, paths
+from smpfast.model import blocks, moments, predict
+from smpfast.model.blocks import _class_heterogeneity, _class_latent, _curvature_lags, _has_classes
 from smpfast.model.moments import (
     CLASS_BORDER,
     CLASS_STATS,
@@ -148,8 +148,12 @@ def test_predictions_without_the_new_statistics_use_the_pooled_path() -> None:
     assert r1_all.shape == r1_pos.shape == (2,)
 
 
-def test_equal_classes_give_the_pooled_run_mode_prediction() -> None:
-    # every class carrying the pooled statistics: the class path is the pooled model
+def test_equal_classes_give_the_pooled_run_mode_prediction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every class carrying the pooled statistics: the class path (forced) is the pooled
+    # model
+    monkeypatch.setattr(blocks, "CLASS_HETEROGENEITY", -1.0)
     x = _rectified_input(3, n=60)
     s = moments(x, n_bins=4, max_lag=1)
     eq = dict(s.stats)
@@ -161,6 +165,34 @@ def test_equal_classes_give_the_pooled_run_mode_prediction() -> None:
     p_eq = predict(pool, s_eq, "run", x.shape[2:])
     p_pooled = predict(pool, _strip(s), "run", x.shape[2:])
     np.testing.assert_allclose(p_eq.mean, p_pooled.mean, rtol=2e-3)
+
+
+def _heterogeneity(s: Summary, sizes: tuple[int, ...]) -> float:
+    lat = s.latent()
+    lat_c = _class_latent({k: s["cls_" + k] for k in CLASS_STATS}, lat)
+    return _class_heterogeneity(s, lat, lat_c, sizes)
+
+
+@pytest.mark.parametrize("rectify", [False, True])
+def test_alike_positions_keep_the_pooled_prediction(rectify: bool) -> None:
+    # i.i.d. positions: the classes differ by sampling noise only (heterogeneity ~1-2.5)
+    x = paths.random_linear(120, (2, 6, 6), 20, 3)
+    if rectify:
+        x = np.maximum(x, 0.0)
+    s = moments(x, n_bins=4, max_lag=1)
+    assert _heterogeneity(s, (6, 6)) < blocks.CLASS_HETEROGENEITY
+    pool = nets.MaxPool2d(2)
+    for mode in ("run", "local"):
+        np.testing.assert_array_equal(predict(pool, s, mode, (2, 6, 6)).mean,
+                                      predict(pool, _strip(s), mode, (2, 6, 6)).mean)
+
+
+def test_padded_conv_relu_positions_are_heterogeneous() -> None:
+    # border positions of a padded conv see 4/9 or 6/9 of the taps: their spread is
+    # 20-30% lower, far beyond the noise of 400 signals (the statistic grows with n)
+    x = _rectified_input(4, n=400)
+    s = moments(x, n_bins=4, max_lag=1)
+    assert _heterogeneity(s, x.shape[3:]) > 2 * blocks.CLASS_HETEROGENEITY
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,9 @@ sub-sample kink position: local mode's 3/4, no peaks at d's edges):
   exact Gaussian conditioning for unequal marginals, and local mode's switch term is the
   change of the local-peak sum of a kink on a Gaussian curvature sequence with the
   positive part's lag correlations (:func:`_switch_peak_table`). Without those
-  statistics (analytic summaries) the pooled predictor is used unchanged.
+  statistics (analytic summaries), when the classes do not differ beyond their sampling
+  noise (:func:`_class_heterogeneity`), or when the windows have too many element pairs
+  over the border groups (``CLASS_PAIR_BUDGET``), the pooled predictor is used unchanged.
 * linear maps (convolutions, average pooling, ``linear``, batch norm): d_out = sum of
   w * d over the taps inside the input (border classes); run mode E|d_out| per sample
   through the characteristic function of the sum of independent sparse taps (cancellation
@@ -118,15 +120,17 @@ def predict(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) 
         raise ValueError(f"block: no predictor for block {name!r}; supported: {SUPPORTED}")
     if mode not in ("run", "local"):
         raise ValueError(f"mode must be 'run' or 'local'; got {mode!r}")
-    if name in RELU_BLOCKS:
-        return _relu(block, summary, mode)
-    if name in MAXPOOL_BLOCKS or name in SMOOTH_BLOCKS:
+    if name in MAXPOOL_BLOCKS or name in SMOOTH_BLOCKS or name in RELU_BLOCKS:
         # E[SMP^2] over whole paths of smooth Gaussian inputs: a Gaussian-process
         # surrogate of the input (spread.py); the mean is the predictor's
         from . import spread
 
-        base = (_maxpool(block, summary, mode, in_shape) if name in MAXPOOL_BLOCKS
-                else _smooth(block, summary, mode))
+        if name in RELU_BLOCKS:
+            base = _relu(block, summary, mode)
+        elif name in MAXPOOL_BLOCKS:
+            base = _maxpool(block, summary, mode, in_shape)
+        else:
+            base = _smooth(block, summary, mode)
         return spread.refine(block, summary, mode, in_shape, base)
     if name in IDENTITY_BLOCKS:
         return _identity(block, summary, mode, in_shape)
@@ -435,8 +439,12 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     single, cgv, curv_q, pk_share, curv = (su[k] for k in ("single", "cgv", "curv_q",
                                                            "pk_share", "curv"))
     if _has_classes(summary, sizes):
-        return _maxpool_classes(summary, mode, sizes, out_sizes, kernel, stride, pad, dil,
-                                lat, corr, su)
+        groups = _window_groups(sizes, out_sizes, kernel, stride, pad, dil)
+        n_pairs = sum(len(key) * (len(key) - 1) // 2 for key in groups)
+        lat_c = _class_latent({k: summary.stats["cls_" + k] for k in CLASS_STATS}, lat)
+        if (n_pairs <= CLASS_PAIR_BUDGET
+                and _class_heterogeneity(summary, lat, lat_c, sizes) > CLASS_HETEROGENEITY):
+            return _maxpool_classes(summary, mode, groups, lat, lat_c, corr, su)
     straddle = su["straddle"]
     classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
     total = sum(classes.values())
@@ -710,6 +718,15 @@ def _pool_terms(
 
 # ----------------------------------------------------------------------------- max pooling
 #                                                 with per-position-class marginals
+#: The class path is used when :func:`_class_heterogeneity` exceeds this (positions
+#: alike give 1-2.5, the E3 stacks 25 and more) ...
+CLASS_HETEROGENEITY = 6.0
+#: ... and the windows have at most this many (group, element pair) combinations (a
+#: stride-1 or large pooling window over a grid with borders has dozens of groups of
+#: dozens of pairs: minutes of quadrature; the pooled path is used then).
+CLASS_PAIR_BUDGET = 400
+
+
 def _has_classes(summary: Summary, sizes: tuple[int, ...]) -> bool:
     """True when the summary carries position-class statistics for this spatial grid."""
     st = summary.stats
@@ -813,10 +830,34 @@ def _class_curvature(
     return lam, (lam * md, lam * gam * ratio, lam * sdc)
 
 
+def _class_heterogeneity(
+    summary: Summary, lat: dict[str, np.ndarray], lat_c: dict[str, np.ndarray],
+    sizes: tuple[int, ...],
+) -> float:
+    """How far the position classes' latent marginals are from the pooled one, in noise units.
+
+    The mean over channels, bins and the classes the grid has of
+    (z_m^2 + z_s^2) / 2, with z_m = (m_c - m) / s sqrt(n_c) and z_s = (s_c / s - 1)
+    sqrt(2 n_c), n_c = signals x positions of the class: about 1 (plain input) or 2
+    (rectified: the Tobit fit is noisier) when all positions are alike (measured on i.i.d.
+    linear and Gaussian paths, 80-800 signals), 25-340 on the E3 stacks' pool inputs.
+    """
+    cls = position_classes(sizes)
+    npos = np.bincount(cls.ravel(), minlength=summary.stats["cls_w"].shape[0])
+    used = np.nonzero(npos)[0]
+    n_c = max(summary.n_signals, 1) * npos[used]
+    sd = np.maximum(lat["s"][..., None], 1e-300)
+    zm = (lat_c["m"][..., used] - lat["m"][..., None]) / sd * np.sqrt(n_c)
+    zs = (lat_c["s"][..., used] / sd - 1.0) * np.sqrt(2.0 * n_c)
+    q = (zm**2 + zs**2) / 2.0
+    return float(np.mean(q[np.isfinite(q)])) if np.isfinite(q).any() else 0.0
+
+
 def _maxpool_classes(
-    summary: Summary, mode: str, sizes: tuple[int, ...], out_sizes: tuple[int, ...],
-    kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[tuple[int, int], ...],
-    dil: tuple[int, ...], lat: dict[str, np.ndarray], corr: _Corr, su: dict[str, Any],
+    summary: Summary, mode: str,
+    groups: dict[tuple[tuple[tuple[int, ...], int], ...], int],
+    lat: dict[str, np.ndarray], lat_c: dict[str, np.ndarray], corr: _Corr,
+    su: dict[str, Any],
 ) -> Prediction:
     """:func:`_maxpool` with every window element's own marginal (its position class).
 
@@ -830,7 +871,6 @@ def _maxpool_classes(
     win = windows(summary.T, K)
     rect = lat["rect"]
     cls_st = {k: st["cls_" + k] for k in CLASS_STATS}
-    lat_c = _class_latent(cls_st, lat)
     lam, curv_c = _class_curvature(summary, lat, lat_c, su["cgv"])
     if mode == "run":
         base_c = np.where(rect[..., None], cls_st["d_abs_p"], cls_st["d_abs"])
@@ -846,7 +886,6 @@ def _maxpool_classes(
                           base_c)
     if mode == "local" and su["cgv"] is not None:
         su = dict(su, table=_switch_peak_table(summary))
-    groups = _window_groups(sizes, out_sizes, kernel, stride, pad, dil)
     # pair terms that do not depend on the window's other elements, shared by groups
     pair_cache: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     used = sorted({c for key in groups for _, c in key})
