@@ -37,9 +37,9 @@ sub-sample kink position: local mode's 3/4, no peaks at d's edges):
 The spread: per signal, kinks of one signal add; a signal whose latent input is affine has
 at most one zero crossing (binomial counts, ``E[S^2] = E[sum D^2] + (1 - 1/n_max) E[S]^2``),
 others are treated as Poisson (``E[S^2] = E[sum D^2] + E[S]^2``); surviving input SMP
-keeps its relative spread. Smooth activations and max pooling on smooth Gaussian inputs
-(and max pooling on affine inputs) take E[SMP^2] from a surrogate of the whole path
-fitted to the summary instead (:mod:`.spread`, applied in :func:`predict`).
+keeps its relative spread. The activations (smooth, ReLU family) and max pooling on
+smooth Gaussian inputs (and max pooling on affine inputs) take E[SMP^2] from a surrogate
+of the whole path fitted to the summary instead (:mod:`.spread`, applied in :func:`predict`).
 """
 
 from __future__ import annotations

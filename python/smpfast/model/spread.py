@@ -1,52 +1,69 @@
-"""The spread of SMP (its second moment) for smooth Gaussian block inputs.
+"""The spread of SMP (its second moment) over whole paths: activations and max pooling.
 
 The per-block predictors of :mod:`smpfast.model.blocks` build E[SMP^2] from the input's
-own SMP spread scaled by one factor per channel (``rel^2 Var SMP_in``), plus independent
-new kinks. On smooth Gaussian-process inputs that misses the structure of a path over
-its whole length (Monte Carlo diagnostics, T = 64, length scale 6, see the report of
-issue 5):
+own SMP spread scaled by one factor per channel (``rel^2 Var SMP_in``), plus new kinks
+that are independent (Poisson) or, for affine latents, have binomial-midpoint cross
+moments. Monte Carlo diagnostics (T = 64, 20000 signals, Gaussian paths of length scale
+6; scripts and numbers in the report of issue 5) show where that misses:
 
-* smooth activations (tanh): the per-signal gain SMP_out / SMP_in is not one number. It
-  depends on how long a path stays in the saturated range, i.e. on its slowly varying
-  level, a between-signal spread the input's SMP does not carry (corr(SMP_in, SMP_out) =
-  0.87 in run mode, 0.76 in local mode, where tanh's own curvature f''(y) v^2 adds
-  peaks that come and go with the level): the scaled-input rule is 16% (run) and 37%
-  (local) low;
-* max pooling of k independent paths: the output is made of pieces of k paths, so the
-  slow per-path fluctuation of the curvature averages out, and the switch kinks are
-  anti-correlated with what survives (a switch replaces curvature of the maximum): the
-  rule that adds independent (Poisson) kinks to the scaled input spread is 25% (run)
-  and 35% (local) high.
+* tanh of a Gaussian process: the per-signal gain SMP_out / SMP_in is not one number
+  (CV 0.15 in run mode, 0.26 in local mode). In run mode it follows the path's level
+  (corr +0.60 with the path mean of tanh'(y): time spent saturated); in local mode the
+  output tracks tanh's own curvature term f''(y) v^2 along the path (corr +0.86 with its
+  path mean), peaks that the input's own peaks do not carry. The scaled-input rule is
+  16% (run) and 38% (local) low.
+* max pooling of 4 independent Gaussian processes: the argmax switches at a regular pace
+  (switch count variance / mean 0.54, not Poisson's 1), and the surviving curvature is
+  made of pieces of 4 paths, whose slow per-path fluctuations average out (its CV 0.20
+  against the input's 0.25), while switches and survivors are positively correlated
+  (+0.50: both scale with the window's slope amplitude). Poisson kinks plus the scaled
+  input spread is 25% (run) and 35% (local) high.
+* max pooling of k = 9 independent linear paths: the midpoint cross moment of the few,
+  ordered switch kinks is 13% high (15% at another seed).
+* (leaky) ReLU of a Gaussian process: the kept curvature's spread is measured
+  (``surv_*``), but the zero-crossing kinks are counted as Poisson and independent of it:
+  -6% (run) / +6% (local) for ReLU, -12% in run mode for a leak of 0.3.
 
-Both are properties of the path as a whole, which a per-sample summary cannot carry.
-The approximation used here is a *Gaussian-process surrogate* of the input, fitted to
-the :class:`~smpfast.model.moments.Summary` alone: per channel a stationary Gaussian
-process with the measured value mean and variance, a linear trend with the measured mean
-slope, a spread of per-position means (``y2_0``, biases and borders) and a
-squared-exponential autocorrelation ``exp(-l^2 / (2 ell^2))`` whose length ``ell`` is
-fixed by the measured ratio of slope to value variance (the short-lag curvature of the
-autocorrelation, Rice's second spectral moment; the squared exponential is the smooth
-process with that curvature whose correlation function is Gaussian). For max pooling
-the elements of a window are correlated with the summary's latent neighbour correlation
-(space and time separable). A fixed, seeded set of surrogate paths (:data:`SIM_PATHS`,
-the same for every call, so predictions are deterministic) is pushed through the block,
-and the output's coefficient of variation is transferred to the prediction:
+These are properties of a path as a whole, which per-sample moments do not fix. The
+approximation here is a *surrogate of the input fitted to the*
+:class:`~smpfast.model.moments.Summary` *alone*, pushed through the block:
 
-    Var SMP_out = E[SMP_out]^2 * cv_out(surrogate)^2 * (cv_in(measured) / cv_in(surrogate))^2,
+* smooth Gaussian inputs (:func:`surrogate_fit`): per channel a stationary Gaussian
+  process with the measured value mean and within-position variance, a linear trend
+  with the measured mean slope, a Gaussian spread of per-position means (``y2_0``:
+  biases, borders) and a squared-exponential autocorrelation ``exp(-l^2 / (2 ell^2))``
+  whose length ``ell`` is fixed by the measured ratio of slope to value variance (the
+  curvature of the autocorrelation at 0, Rice's second spectral moment; the squared
+  exponential is the smooth correlation with that curvature and a Gaussian spectrum);
+* affine inputs (linear paths, :func:`affine_fit`, max pooling only: the activations
+  have exact per-signal forms for them already): y = a + b tau with
+  (a, b) Gaussian, fitted from the per-bin value and slope moments;
+* max pooling: the elements of each class of windows (padding, ``ceil_mode``) are
+  correlated with the summary's latent neighbour value correlation (space and time
+  separable for the process; the same correlation for a and b).
 
-with E[SMP_out] the mean predictor's value (unchanged). The last factor carries what the
-surrogate misses about the input's spread (a different correlation shape, non-Gaussian
-curvature), as :func:`blocks._peak_ratio_change` carries the input's measured peak
-ratio. The surrogate is used only where it describes the input: not affine (linear paths
-have exact per-signal forms), not rectified (no mass at 0), Gaussian curvature
-(E|d| = sqrt(2/pi E[d^2]) within :data:`GAUSS_TOL` in every bin: no kinks), and a fitted
-length (slope variance below half the value variance). Elsewhere the predictors' own
-second moment is kept.
+A fixed, seeded set of surrogate paths (:data:`SIM_PATHS`, the same draws for every call:
+predictions are deterministic functions of the summary) goes through the block, and the
+output's coefficient of variation is transferred to the prediction:
+
+    Var SMP_out = E[SMP_out]^2 * cv_out(surrogate)^2 * (cv_in(summary) / cv_in(surrogate))^2,
+
+with E[SMP_out] the mean predictor's value (unchanged). The last factor (1 for affine
+inputs, which have no SMP of their own) carries what the surrogate misses about the
+input's spread (another correlation shape, non-Gaussian curvature), as
+``blocks._peak_ratio_change`` carries the input's measured peak ratio. The surrogate is
+used only where it describes the input: the Gaussian process where the input is not
+affine, not rectified (no mass at 0), has Gaussian curvature (E|d| = sqrt(2/pi E[d^2])
+within :data:`GAUSS_TOL` in every bin: no kinks) and a fitted length (slope variance
+below half the value variance); the affine form where every signal is affine and not
+rectified. Elsewhere (rectified inputs, inputs with kinks: a conv of a ReLU output) the
+predictors' own second moment is kept. Cost: one pass of :data:`SIM_PATHS` x 64 / T
+surrogate paths per channel (and window class), 0.1-0.5 s per block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,7 +94,10 @@ def surrogate_fit(summary: Summary) -> dict[str, np.ndarray]:
     Returns arrays of shape (C,): ``m`` (value mean), ``s`` (within-position value std),
     ``pos_sd`` (std of the per-position means), ``trend`` (mean slope per sample), ``ell``
     (squared-exponential length in samples; NaN where it cannot be fitted) and ``ok``
-    (True where the surrogate describes the input: see the module docstring).
+    (True where the surrogate describes the input: see the module docstring). A measured
+    ``pos_sd`` also holds the sampling noise of the per-position means (about
+    ``s / sqrt(n_eff)``; 0.07 s at 200 Gaussian paths of T = 64, which changes tanh's
+    predicted std by under 0.5%).
 
     Examples
     --------
@@ -183,11 +203,12 @@ def _transfer(
 
 
 def smooth_second(
-    f: Callable[[np.ndarray], np.ndarray], summary: Summary, mode: str, mean: np.ndarray,
-    second: np.ndarray,
+    f: Callable[[np.ndarray], np.ndarray] | Sequence[Callable[[np.ndarray], np.ndarray]],
+    summary: Summary, mode: str, mean: np.ndarray, second: np.ndarray,
 ) -> np.ndarray:
     """E[SMP^2] per channel of ``f`` applied to a smooth Gaussian input (see module docs).
 
+    ``f`` is an elementwise activation, or a sequence of one per channel (PReLU).
     ``mean`` and ``second`` are the predictor's own moments; channels the surrogate does
     not describe keep ``second``.
 
@@ -212,7 +233,8 @@ def smooth_second(
         off = fit["pos_sd"][c] * rng.standard_normal(n)
         y = fit["m"][c] + off[None, :] + fit["trend"][c] * tt[:, None] + fit["s"][c] * z
         s_in = measure.smp(y, axis=0, mode=mode)
-        s_out = measure.smp(np.asarray(f(y), dtype=np.float64), axis=0, mode=mode)
+        fc = f[int(c)] if isinstance(f, Sequence) else f
+        s_out = measure.smp(np.asarray(fc(y), dtype=np.float64), axis=0, mode=mode)
         _transfer(mean, out, summary, mode, int(c), _cv2(s_out), _cv2(s_in))
     return out
 
@@ -328,12 +350,22 @@ def maxpool_second(
     return out
 
 
+def _rectifier(leak: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The (leaky) ReLU with negative slope ``leak``."""
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return np.asarray(np.where(z > 0, z, leak * z))
+
+    return f
+
+
 def refine(
     block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...], pred: Prediction
 ) -> Prediction:
     """The predictor's :class:`~smpfast.model.blocks.Prediction` with the surrogate spread.
 
-    Smooth activations and max pooling on smooth Gaussian inputs get E[SMP^2] from
+    Smooth activations, the ReLU family (per-channel leak) and max pooling on smooth
+    Gaussian inputs (max pooling also on affine inputs) get E[SMP^2] from
     :func:`smooth_second` / :func:`maxpool_second`; every other block, and channels the
     surrogate does not describe, keep ``pred`` as it is. The mean is never changed.
 
@@ -346,12 +378,15 @@ def refine(
     >>> bool(0.3 < p.overall_std / p.overall_mean < 0.5)
     True
     """
-    from .blocks import MAXPOOL_BLOCKS, SMOOTH_BLOCKS, _smooth_fn
+    from .blocks import MAXPOOL_BLOCKS, RELU_BLOCKS, SMOOTH_BLOCKS, _leak, _smooth_fn
     from .blocks import Prediction as _Prediction
 
     name = getattr(block, "name", None)
     if name in SMOOTH_BLOCKS:
         second = smooth_second(_smooth_fn(block), summary, mode, pred.mean, pred.second)
+    elif name in RELU_BLOCKS:
+        fs = [_rectifier(float(a)) for a in _leak(block, summary.channels)]
+        second = smooth_second(fs, summary, mode, pred.mean, pred.second)
     elif name in MAXPOOL_BLOCKS:
         second = maxpool_second(block, summary, mode, in_shape, pred.mean, pred.second)
     else:
