@@ -152,7 +152,7 @@ def test_deterministic(gp_1d: np.ndarray) -> None:
     np.testing.assert_array_equal(a.second, b.second)
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(scale=st.floats(0.1, 10.0), shift=st.floats(-3.0, 3.0))
 def test_maxpool_spread_scales_with_the_input(scale: float, shift: float) -> None:
     """max(c x + b) has c times the SMP: the relative spread does not change."""
