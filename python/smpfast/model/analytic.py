@@ -18,13 +18,25 @@ Propagation (per channel and time bin):
   elements or channels, bivariate rectified moments by a 1-D Gauss-Legendre integral with
   the inner expectation in closed form; new kinks at zero crossings from Rice's formula;
   surviving kinks where the input is positive;
-* max pooling: the maximum of the window's latent Gaussians by Clark's moment matching,
-  value and slope covariances of pooled outputs by the first-order (Stein) weights
-  P(i is the max); rectification carried through (maxpool(relu z) = relu(maxpool z)); the
-  kinks from the pooling predictor;
+* max pooling: the maximum of the window's latent Gaussians by quasi-Monte Carlo over the
+  window (value moments, P(i is the max)) and over pairs of windows (the pooled outputs'
+  covariance between channels and with their neighbours), where the carried
+  cross-covariance function gives the latent covariances (else Clark's moment matching
+  and first-order weights); slope covariances by the first-order (Stein) weights;
+  rectification carried through (maxpool(relu z) = relu(maxpool z)); the kinks from the
+  pooling predictor;
 * smooth activations: Gauss-Hermite moments of f(y) and f'(y) y', covariances by the
   first-order (Stein) factor E f'(y); the curvature from the predictor;
 * flatten: the same statistics, per feature.
+
+Two things travel with a summary in :attr:`Summary.cache` (analytic summaries only):
+the cross-covariance function of the values between channels at spatial offsets up to
+:data:`XCOV_RANGE` (:class:`XCov`: the summary itself keeps channel pairs only at the same
+position, but a conv sums over pairs at other offsets, and after max pooling those are
+far from the channels' mean neighbour correlation), and the per-position means and
+variances of a conv output (border windows see fewer taps; with an input of nonzero mean
+the positions' means differ, and the next ReLU's summary mixes them as a measured one
+does: :func:`_relu_mixture`).
 """
 
 from __future__ import annotations
@@ -52,7 +64,7 @@ from .blocks import (
 )
 from .moments import CC_STATS, DEFAULT_BINS, DEFAULT_LAG, LAG_STATS, STATS, Summary, lag_offsets
 
-__all__ = ["input_summary", "propagate", "summaries"]
+__all__ = ["POSMAP_KEY", "XCOV_KEY", "XCov", "input_summary", "propagate", "summaries"]
 
 
 # ----------------------------------------------------------------------------- input paths
