@@ -164,3 +164,14 @@ def test_maxpool_spread_scales_with_the_input(scale: float, shift: float) -> Non
     p1 = blocks.predict(block, s1, "run", (1, 4, 4))
     assert p1.overall_std / p1.overall_mean == pytest.approx(
         p0.overall_std / p0.overall_mean, rel=1e-6)
+
+
+def test_bad_arguments_are_named(gp_1d: np.ndarray) -> None:
+    s = moments(gp_1d)
+    one = np.ones(1)
+    with pytest.raises(ValueError, match="mode"):
+        spread.smooth_second(np.tanh, s, "peak", one, one)
+    with pytest.raises(ValueError, match="mean"):
+        spread.smooth_second(np.tanh, s, "run", np.ones(2), one)
+    with pytest.raises(ValueError, match="second"):
+        spread.maxpool_second(nets.MaxPool1d(2), s, "run", (1, 4), one, np.ones((1, 1)))

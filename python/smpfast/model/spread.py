@@ -202,6 +202,17 @@ def _transfer(
     second[c] = mean[c] ** 2 * (1.0 + cv2_out * factor)
 
 
+def _check(summary: Summary, mode: str, mean: np.ndarray, second: np.ndarray) -> None:
+    """Argument checks shared by :func:`smooth_second` and :func:`maxpool_second`."""
+    if mode not in ("run", "local"):
+        raise ValueError(f"mode must be 'run' or 'local'; got {mode!r}")
+    C = summary.channels
+    for name, arr in (("mean", mean), ("second", second)):
+        if np.shape(arr) != (C,):
+            raise ValueError(f"{name} must have shape ({C},) (one value per channel); "
+                             f"got {np.shape(arr)}")
+
+
 def smooth_second(
     f: Callable[[np.ndarray], np.ndarray] | Sequence[Callable[[np.ndarray], np.ndarray]],
     summary: Summary, mode: str, mean: np.ndarray, second: np.ndarray,
@@ -220,6 +231,7 @@ def smooth_second(
     >>> bool(0.25 < float(np.sqrt(sec[0] - 1.86**2)) / 1.86 < 0.35)
     True
     """
+    _check(summary, mode, mean, second)
     fit = surrogate_fit(summary)
     out = np.array(second, dtype=np.float64, copy=True)
     if not fit["ok"].any():
@@ -305,6 +317,7 @@ def maxpool_second(
     """
     from .blocks import _Corr
 
+    _check(summary, mode, mean, second)
     fit = surrogate_fit(summary)
     aff = affine_fit(summary)
     out = np.array(second, dtype=np.float64, copy=True)
