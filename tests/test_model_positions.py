@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from smpfast import nets, paths
 from smpfast.model import blocks, moments, predict
-from smpfast.model.blocks import _class_heterogeneity, _class_latent, _curvature_lags, _has_classes
+from smpfast.model.blocks import (
+    _class_heterogeneity,
+    _class_latent,
+    _class_samples,
+    _curvature_lags,
+    _has_classes,
+)
 from smpfast.model.moments import (
     CLASS_BORDER,
     CLASS_STATS,
@@ -169,8 +175,26 @@ def test_equal_classes_give_the_pooled_run_mode_prediction(
 
 def _heterogeneity(s: Summary, sizes: tuple[int, ...]) -> float:
     lat = s.latent()
-    lat_c = _class_latent({k: s["cls_" + k] for k in CLASS_STATS}, lat)
+    lat_c = _class_latent({k: s["cls_" + k] for k in CLASS_STATS}, lat,
+                          _class_samples(s, sizes))
     return _class_heterogeneity(s, lat, lat_c, sizes)
+
+
+def test_class_spread_is_shrunk_toward_the_pooled_one_by_its_samples() -> None:
+    x = _rectified_input(5, n=30)
+    s = moments(x, n_bins=2, max_lag=1)
+    lat = s.latent()
+    cls_st = {k: s["cls_" + k] for k in CLASS_STATS}
+    own = _class_latent(cls_st, lat)
+    used = np.unique(position_classes(x.shape[3:]))
+    pooled_s = np.broadcast_to(lat["s"][..., None], own["s"].shape)
+    few = _class_latent(cls_st, lat, np.full(own["s"].shape[-1], 1e-6))
+    many = _class_latent(cls_st, lat, np.full(own["s"].shape[-1], 1e12))
+    np.testing.assert_allclose(few["s"][..., used], pooled_s[..., used], rtol=1e-6)
+    np.testing.assert_allclose(many["s"][..., used], own["s"][..., used], rtol=1e-6)
+    # a rectified class keeps its own P(y > 0) = Phi(m / s) whatever the shrinkage
+    np.testing.assert_allclose((few["m"] / few["s"])[..., used],
+                               (own["m"] / own["s"])[..., used], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("rectify", [False, True])
