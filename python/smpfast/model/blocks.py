@@ -423,14 +423,44 @@ def _maxpool_setup(summary: Summary, lat: dict[str, np.ndarray], mode: str) -> d
             "pk_share": pk_share, "curv": curv, "straddle": straddle, "e0": e0}
 
 
+_Sizes = tuple[int, ...]
+
+
+def _pool_geometry(
+    block: Any, in_shape: tuple[int, ...]
+) -> tuple[_Sizes, _Sizes, _Sizes, _Sizes, tuple[tuple[int, int], ...], _Sizes]:
+    """Sizes in and out, kernel, stride, (pad, pad) per axis and dilation of a max pool.
+
+    ``in_shape`` is the per-path input shape (C, *spatial).
+    """
+    return (
+        tuple(in_shape[1:]),
+        tuple(block.output_shape(tuple(in_shape))[1:]),
+        tuple(block.kernel_size),
+        tuple(block.stride),
+        tuple((p, p) for p in block.padding),
+        tuple(block.dilation),
+    )
+
+
+def _class_elements(
+    classes: dict[tuple[tuple[bool, ...], ...], int], dil: tuple[int, ...]
+) -> list[tuple[list[tuple[int, ...]], int]]:
+    """The in-bounds element offsets of each :func:`_window_classes` class, and its count."""
+    out: list[tuple[list[tuple[int, ...]], int]] = []
+    for masks, count in classes.items():
+        grids = [
+            [j * dl for j, ok in enumerate(mask) if ok]
+            for mask, dl in zip(masks, dil, strict=True)
+        ]
+        mesh = np.array(np.meshgrid(*grids, indexing="ij")).reshape(len(grids), -1).T
+        out.append(([tuple(int(v) for v in e) for e in mesh.tolist()], count))
+    return out
+
+
 def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...]) -> Prediction:
     C, K = summary.channels, summary.n_bins
-    sizes = tuple(in_shape[1:])
-    kernel = tuple(block.kernel_size)
-    stride = tuple(block.stride)
-    dil = tuple(block.dilation)
-    pad = tuple((p, p) for p in block.padding)
-    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
+    sizes, out_sizes, kernel, stride, pad, dil = _pool_geometry(block, in_shape)
     lat = summary.latent()
     corr = _Corr(summary, lat)
     win = windows(summary.T, K)
@@ -451,13 +481,7 @@ def _maxpool(block: Any, summary: Summary, mode: str, in_shape: tuple[int, ...])
     total = sum(classes.values())
     mean = np.zeros(C)
     second = np.zeros(C)
-    for masks, count in classes.items():
-        grids = [
-            [j * dl for j, ok in enumerate(mask) if ok]
-            for mask, dl in zip(masks, dil, strict=True)
-        ]
-        elems = [tuple(e) for e in np.array(np.meshgrid(*grids, indexing="ij")).reshape(
-            len(grids), -1).T.tolist()]
+    for elems, count in _class_elements(classes, dil):
         sw1, sw2, surv_w = _pool_terms(elems, lat, corr, rect, curv, cgv,
                                        cgv if mode == "local" else None, pk_share, curv_q)
         w1, w2 = win.pick(mode), win.pick(mode, True)

@@ -255,22 +255,10 @@ def _window_elements(
     block: Any, in_shape: tuple[int, ...]
 ) -> list[tuple[list[tuple[int, ...]], int]]:
     """The in-bounds element offsets of each class of pooling windows, with its count."""
-    from .blocks import _window_classes
+    from .blocks import _class_elements, _pool_geometry, _window_classes
 
-    sizes = tuple(in_shape[1:])
-    out_sizes = tuple(block.output_shape(tuple(in_shape))[1:])
-    kernel = tuple(block.kernel_size)
-    stride = tuple(block.stride)
-    dil = tuple(block.dilation)
-    pad = tuple((p, p) for p in block.padding)
-    classes = _window_classes(sizes, out_sizes, kernel, stride, pad, dil)
-    out: list[tuple[list[tuple[int, ...]], int]] = []
-    for masks, count in classes.items():
-        grids = [[j * dl for j, ok in enumerate(mask) if ok]
-                 for mask, dl in zip(masks, dil, strict=True)]
-        mesh = np.array(np.meshgrid(*grids, indexing="ij")).reshape(len(grids), -1).T
-        out.append(([tuple(int(v) for v in e) for e in mesh.tolist()], count))
-    return out
+    sizes, out_sizes, kernel, stride, pad, dil = _pool_geometry(block, in_shape)
+    return _class_elements(_window_classes(sizes, out_sizes, kernel, stride, pad, dil), dil)
 
 
 def _window_corr(
