@@ -192,3 +192,37 @@ def test_conv_of_intermittent_kinks_local_mode_matches_monte_carlo() -> None:
     row = report(net, meas, "empirical", "local", "linear").rows[3]
     assert row["measured_sem"] < 0.02 * row["measured_mean"], row
     assert abs(row["rel_error"]) < 2 * row["measured_sem"] / row["measured_mean"] + 0.02, row
+
+
+def test_orthant_of_many_rare_events_is_finite() -> None:
+    # Kirkwood's denominator prod P_i^(n - 2) underflows to 0 for a 3x3 window whose
+    # elements are rarely below the level: it gave 0/0 = NaN (max pool k3 of a pooled
+    # ReLU output); the log form takes over only there
+    from smpfast.model import _gauss as g
+    from smpfast.model.blocks import _orthant
+
+    n = 9
+    rc = {(i, j): np.array([0.3]) for i in range(n) for j in range(i + 1, n)}
+    rare = [np.array([-40.0]) for _ in range(n)]  # P_i ~ 1e-300: clipped, ^7 underflows
+    got = _orthant(rare, rc)
+    assert np.isfinite(got).all() and 0.0 <= float(got[0]) <= 1.0
+    usual = [np.array([0.5 + 0.1 * i]) for i in range(n)]
+    want = np.ones(1)
+    for i in range(n):
+        for j in range(i + 1, n):
+            want = want * g.bvn_cdf(usual[i], usual[j], rc[(i, j)])
+    for z in usual:
+        want = want / g.cdf(z) ** (n - 2)
+    assert np.array_equal(_orthant(usual, rc), np.clip(want, 0.0, 1.0))  # unchanged
+
+
+def test_overlapping_max_pool_after_pool_is_finite() -> None:
+    # max pool k3 / stride 1 / padding 1 on a pooled ReLU output predicted NaN for the
+    # channels whose windows are rarely positive everywhere
+    net = nets.Sequential([nets.Conv2d(1, 3, 3, padding=1), nets.ReLU(), nets.MaxPool2d(2),
+                           nets.MaxPool2d(3, stride=1, padding=1)], seed=0)
+    meas = measure_net(net, (1, 8, 8), 48, 32, path="linear", seed=1)
+    for mode in ("run", "local"):
+        p = predict(net.blocks[3], meas.summaries[3], mode, meas.shapes[2])
+        assert np.isfinite(p.mean).all() and np.isfinite(p.second).all(), mode
+        assert (p.mean > 0).all(), mode

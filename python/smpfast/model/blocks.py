@@ -521,8 +521,14 @@ def _orthant(zs: list[np.ndarray], rc: dict[tuple[int, int], np.ndarray]) -> np.
             r = np.broadcast_to(rc[(i, j)], out.shape)
             out = out * g.bvn_cdf(zs[i], zs[j], r)
     if n > 2:
-        for p in singles:
-            out = out / p ** (n - 2)
+        num = out
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for p in singles:
+                out = out / p ** (n - 2)
+            bad = ~np.isfinite(out)
+            if bad.any():  # P_i^(n-2) underflowed to 0 (rare events, large windows): logs
+                log_den = (n - 2) * sum(np.log(p) for p in singles)
+                out = np.where(bad, np.exp(np.log(num) - log_den), out)
     return np.asarray(np.clip(out, 0.0, 1.0))
 
 
