@@ -20,7 +20,6 @@ Needs ``perf`` with readable counters (Debian: linux-perf).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -32,20 +31,12 @@ EVENTS = ("cycles:u", "cycles:k", "instructions:u")
 
 def child(kind: str, path: str, threads: int, times: int, block_bytes: int) -> None:
     """One pass ``times`` times: ``read`` (sum over a fresh memmap) or ``stack``."""
-    import numpy as np
 
     if kind == "read":
+        from stack_io import read_npy  # bench/ is the script's directory, on sys.path
+
         for _ in range(times):
-            arr = np.load(path, mmap_mode="r")
-            per = max(1, block_bytes // (arr[0].nbytes or 1))
-            ranges = [(i, min(i + per, arr.shape[0])) for i in range(0, arr.shape[0], per)]
-
-            def part(r: tuple[int, int], arr: np.ndarray = arr) -> float:
-                return float(np.add.reduce(arr[r[0] : r[1]], axis=None))
-
-            with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-                assert np.isfinite(sum(pool.map(part, ranges)))
-            del arr
+            read_npy(Path(path), threads, block_bytes)
         return
     import smpfast
     from smpfast.io import smp_stack
